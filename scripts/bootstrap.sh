@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Install everything spillover needs, idempotently: Debian libraries, .venv, torch (CPU), the package.
+# A second run finds everything in place and returns in seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=.venv
+PYTHON=${PYTHON:-python3}
+DEB_PACKAGES=(libxc-dev libopenblas-dev pkg-config)
+TORCH_VERSION=2.13.0
+EXTRAS=${SPILLOVER_EXTRAS:-all,test}
+
+say() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+missing=()
+for pkg in "${DEB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+    say "installing Debian packages: ${missing[*]}"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    say "creating $VENV with $($PYTHON --version)"
+    "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/pip" install -q --upgrade pip wheel setuptools
+fi
+
+# Reinstall only when the package definition or the pinned versions change.
+stamp="$VENV/.spillover-installed"
+want=$(cat pyproject.toml requirements/constraints.txt | sha256sum | cut -c1-16)-$EXTRAS
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    exit 0
+fi
+
+# torch first, pinned to the CPU build: a plain 'torch' requirement from chgnet would pull GBs of CUDA.
+if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
+    say "installing torch==$TORCH_VERSION (CPU)"
+    "$VENV/bin/pip" install -q "torch==$TORCH_VERSION"
+fi
+
+# GPAW's C sources compile as C++17: CC=g++ is required for the gpaw build.
+say "installing spillover[$EXTRAS] (first time: a few minutes, GPAW compiles)"
+CC=g++ "$VENV/bin/pip" install -q -c requirements/constraints.txt -e ".[$EXTRAS]"
+echo "$want" > "$stamp"
+say "done"

@@ -1,0 +1,1 @@
+"""Pure functions of stored documents: tables and plots. Never runs a calculator."""

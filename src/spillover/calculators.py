@@ -1,0 +1,264 @@
+"""Calculator presets: YAML files with ``parent:`` inheritance, resolved and validated.
+
+A preset names one calculator and every setting that changes an energy. Presets live in
+``src/spillover/presets/*.yaml`` and in the directories of ``SPILLOVER_PRESET_PATH``; a study
+file or a single job may override any key (deep merge). The fully resolved preset is stored
+with every result, so a number can always be traced to the exact parameters behind it.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from spillover.errors import InputError
+from spillover.settings import get_settings
+
+if TYPE_CHECKING:
+    from ase import Atoms
+    from ase.calculators.calculator import Calculator
+
+BUILTIN_PRESET_DIR = Path(__file__).parent / "presets"
+OPTIMIZERS = ("FIRE", "BFGS", "LBFGS", "BFGSLineSearch", "LBFGSLineSearch", "MDMin")
+CHGNET_KEYS = ("model_name", "use_device", "stress_weight")
+# Keys GPAW's ASE calculator accepts besides the DFT parameters.
+GPAW_EXTRA_KEYS = ("txt",)
+
+
+class RelaxSettings(BaseModel):
+    """How positions (and bulk cells) are relaxed with this preset."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    optimizer: Literal[OPTIMIZERS] = Field("FIRE", description="ASE optimizer name.")  # type: ignore[valid-type]
+    fmax: float = Field(0.05, gt=0, description="Force convergence threshold (eV/Å).")
+    steps: int = Field(300, ge=0, description="Maximum optimizer steps.")
+    bulk_cell: bool = Field(
+        True, description="Relax the cell of bulk models (only at a converged cutoff, see SCIENCE.md)."
+    )
+
+
+class SlabSettings(BaseModel):
+    """Settings that apply to slab and interface models only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dipole_correction: bool = Field(
+        False, description="Add a dipole layer along z for asymmetric slabs (GPAW dipolelayer='xy')."
+    )
+
+
+class Preset(BaseModel):
+    """A fully resolved calculator preset."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Preset name (file stem).")
+    description: str = Field("", description="One line on what the preset is for.")
+    parent: str | None = Field(None, description="Preset this one inherits from (already merged).")
+    calculator: Literal["chgnet", "gpaw"] = Field(description="Which calculator the preset drives.")
+    chgnet: dict[str, Any] = Field(default_factory=dict, description="CHGNet model and device.")
+    gpaw: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of gpaw.GPAW.")
+    relax: RelaxSettings = Field(default_factory=RelaxSettings)
+    slab: SlabSettings = Field(default_factory=SlabSettings)
+    hubbard_u: dict[str, float] | None = Field(
+        None, description="Hubbard U (eV) on the d shell per element, e.g. {Ti: 4.0}; GPAW only."
+    )
+    dispersion: Literal["d3"] | None = Field(None, description="Dispersion correction; GPAW only.")
+
+
+def preset_dirs() -> list[Path]:
+    """Directories searched for presets, user directories first."""
+    return [*get_settings().preset_path, BUILTIN_PRESET_DIR]
+
+
+def available_presets() -> list[str]:
+    """Names of every preset on the search path."""
+    names = {p.stem for d in preset_dirs() if d.is_dir() for p in d.glob("*.yaml")}
+    return sorted(names)
+
+
+def _deep_merge(base: dict, update: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _read_raw(name: str) -> dict:
+    for directory in preset_dirs():
+        path = directory / f"{name}.yaml"
+        if path.is_file():
+            try:
+                data = yaml.safe_load(path.read_text()) or {}
+            except yaml.YAMLError as exc:
+                raise InputError("preset", f"{path} is not valid YAML ({exc.__class__.__name__})") from None
+            if not isinstance(data, dict):
+                raise InputError("preset", f"{path} must hold a mapping")
+            return data
+    raise InputError("preset", f"unknown preset {name!r}", ", ".join(available_presets()))
+
+
+def _raw_chain(name: str, seen: tuple[str, ...] = ()) -> dict:
+    if name in seen:
+        raise InputError("preset.parent", f"inheritance cycle {' -> '.join((*seen, name))}")
+    raw = _read_raw(name)
+    parent = raw.get("parent")
+    if parent is None:
+        return {**raw, "name": name}
+    merged = _deep_merge(_raw_chain(str(parent), (*seen, name)), raw)
+    merged["name"] = name
+    merged["parent"] = parent
+    return merged
+
+
+def _gpaw_allowed_keys() -> set[str]:
+    from gpaw.dft import Parameters
+
+    return set(inspect.signature(Parameters.__init__).parameters) - {"self"} | set(GPAW_EXTRA_KEYS)
+
+
+def _validate_calculator_keys(preset: Preset) -> None:
+    if preset.calculator == "chgnet":
+        unknown = set(preset.chgnet) - set(CHGNET_KEYS)
+        if unknown:
+            raise InputError(f"preset.chgnet.{sorted(unknown)[0]}", "unknown CHGNet key", ", ".join(CHGNET_KEYS))
+        if preset.hubbard_u or preset.dispersion:
+            raise InputError("preset.hubbard_u/dispersion", "only available with calculator gpaw")
+    else:
+        allowed = _gpaw_allowed_keys()
+        unknown = set(preset.gpaw) - allowed
+        if unknown:
+            raise InputError(f"preset.gpaw.{sorted(unknown)[0]}", "unknown GPAW parameter", ", ".join(sorted(allowed)))
+        if "mode" not in preset.gpaw:
+            raise InputError("preset.gpaw.mode", "missing", "e.g. {name: pw, ecut: 500}")
+
+
+def load_preset(name: str, overrides: dict | None = None) -> Preset:
+    """Resolve a preset through its parents, apply overrides and validate it.
+
+    Parameters
+    ----------
+    name
+        Preset name (a YAML file stem on the preset search path).
+    overrides
+        Nested mapping deep-merged on top of the resolved preset, e.g.
+        ``{"gpaw": {"mode": {"ecut": 400}}, "relax": {"fmax": 0.03}}``.
+
+    Returns
+    -------
+    Preset
+        The validated preset.
+
+    Raises
+    ------
+    InputError
+        Unknown preset, unknown key, or a value outside its allowed range.
+    """
+    raw = _raw_chain(name)
+    if overrides:
+        if not isinstance(overrides, dict):
+            raise InputError("preset_overrides", "must be a mapping of preset keys")
+        raw = _deep_merge(raw, overrides)
+    try:
+        preset = Preset.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        allowed = None
+        if err["type"] == "extra_forbidden":
+            allowed = ", ".join(Preset.model_fields) if len(err["loc"]) == 1 else None
+            raise InputError(f"preset.{where}", "unknown preset key", allowed) from None
+        raise InputError(f"preset.{where}", err["msg"]) from None
+    _validate_calculator_keys(preset)
+    return preset
+
+
+def is_asymmetric_slab(atoms: Atoms) -> bool:
+    """True for slabs and interfaces whose two surfaces differ (fixed bottom or several parts)."""
+    from ase.constraints import FixAtoms
+
+    if "layer" not in atoms.arrays:
+        return False
+    has_fixed = any(isinstance(c, FixAtoms) and len(c.index) for c in atoms.constraints)
+    several_parts = "part" in atoms.arrays and len(set(atoms.arrays["part"].tolist())) > 1
+    return has_fixed or several_parts
+
+
+def calculator_parameters(preset: Preset, atoms: Atoms | None = None) -> dict[str, Any]:
+    """The exact keyword arguments the calculator is built with for these atoms.
+
+    Parameters
+    ----------
+    preset
+        Resolved preset.
+    atoms
+        The structure to compute; decides the dipole correction of asymmetric slabs.
+
+    Returns
+    -------
+    dict
+        Plain, JSON-safe keyword arguments.
+    """
+    if preset.calculator == "chgnet":
+        return {"model_name": "0.3.0", "use_device": "cpu", **preset.chgnet}
+    params = copy.deepcopy(preset.gpaw)
+    if preset.hubbard_u:
+        setups = params.get("setups") if isinstance(params.get("setups"), dict) else {}
+        params["setups"] = {**setups, **{el: f":d,{u}" for el, u in preset.hubbard_u.items()}}
+    if preset.dispersion == "d3":
+        params["extensions"] = [*params.get("extensions", []), {"name": "d3", "xc": params.get("xc", "PBE")}]
+    if atoms is not None and preset.slab.dipole_correction and is_asymmetric_slab(atoms):
+        params["poissonsolver"] = {**params.get("poissonsolver", {}), "dipolelayer": "xy"}
+    return params
+
+
+@functools.lru_cache(maxsize=4)
+def _chgnet_model(model_name: str, use_device: str):
+    from chgnet.model import CHGNet
+
+    return CHGNet.load(model_name=model_name, use_device=use_device, verbose=False)
+
+
+def make_calculator(preset: Preset, atoms: Atoms | None = None) -> tuple[Calculator, dict[str, Any]]:
+    """Build the ASE calculator of a preset for a structure.
+
+    For GPAW with a dipole correction the slab must be non-periodic along z, so this sets
+    ``atoms.pbc[2] = False`` in that case.
+
+    Returns
+    -------
+    tuple
+        The calculator and the keyword arguments it was built with.
+    """
+    params = calculator_parameters(preset, atoms)
+    if preset.calculator == "chgnet":
+        from chgnet.model.dynamics import CHGNetCalculator
+
+        model = _chgnet_model(params["model_name"], params["use_device"])
+        extra = {k: v for k, v in params.items() if k not in ("model_name", "use_device")}
+        return CHGNetCalculator(model=model, use_device=params["use_device"], **extra), params
+    from gpaw import GPAW
+
+    if atoms is not None and "dipolelayer" in params.get("poissonsolver", {}):
+        atoms.pbc = [True, True, False]
+    return GPAW(**params), params
+
+
+def get_calculator(preset: str, atoms: Atoms | None = None, **overrides: Any) -> Calculator:
+    """Shortcut: the calculator of preset ``preset`` with top-level ``overrides`` merged in.
+
+    Examples
+    --------
+    >>> calc = get_calculator("gpaw-test", gpaw={"mode": {"ecut": 400}})  # doctest: +SKIP
+    """
+    return make_calculator(load_preset(preset, overrides or None), atoms)[0]

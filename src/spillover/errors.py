@@ -1,0 +1,30 @@
+"""The one exception type for bad user input.
+
+The CLI turns an :class:`InputError` into a single line on stderr and exit code 2,
+so every check of user input (study files, names, numbers) raises this and nothing else.
+"""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Bad user input, reported as ``<field>: <problem> (allowed: <allowed>)``.
+
+    Parameters
+    ----------
+    field
+        Name of the offending input (a CLI option, a study-file key path, a preset key).
+    problem
+        What is wrong with it.
+    allowed
+        The allowed values or range, if they can be named.
+    """
+
+    def __init__(self, field: str, problem: str, allowed: str | None = None) -> None:
+        self.field = field
+        self.problem = problem
+        self.allowed = allowed
+        text = f"{field}: {problem}"
+        if allowed:
+            text += f" (allowed: {allowed})"
+        super().__init__(text)

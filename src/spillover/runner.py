@@ -1,0 +1,93 @@
+"""Run a study locally with jobflow, with a rich progress bar fed by jobflow's own log lines."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from spillover.settings import get_settings
+from spillover.store import connect, describe
+from spillover.study import Study, build_flow, new_run_id
+
+_STARTED = re.compile(r"Starting job - (.+) \(")
+_FINISHED = re.compile(r"Finished job - (.+) \(")
+_EXCEPTION_LINE = re.compile(r"^[\w.]*(?:Error|Failed|Exception)\w*: ")
+
+
+def _failure_reason(message: str) -> str:
+    """The exception line of a jobflow failure log record (and the line after it, for pydantic)."""
+    lines = message.splitlines()
+    hits = [i for i, line in enumerate(lines) if _EXCEPTION_LINE.match(line)]
+    if not hits:
+        return lines[-1]
+    i = hits[-1]
+    return " ".join(part.strip() for part in lines[i : i + 3] if part.strip() and "errors.pydantic" not in part)
+
+
+class _ProgressHandler(logging.Handler):
+    """Advance a rich progress bar on jobflow's 'Starting/Finished job' log records."""
+
+    def __init__(self, progress: Progress, task_id: int) -> None:
+        super().__init__(logging.INFO)
+        self.progress, self.task_id = progress, task_id
+        self.failures: list[tuple[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if match := _STARTED.match(message):
+            self.progress.update(self.task_id, description=match.group(1))
+        elif _FINISHED.match(message):
+            self.progress.advance(self.task_id)
+        elif " failed with exception" in message:
+            name = message.split(" failed with exception")[0]
+            self.failures.append((name, _failure_reason(message)))
+            self.progress.advance(self.task_id)
+
+
+def run_study(study: Study, preset: str, db: str | None = None, scratch: Path | None = None) -> int:
+    """Run ``study`` at ``preset`` into the database and print its lattice-match table.
+
+    Returns
+    -------
+    int
+        Exit code: 0 when every job finished, 1 when some failed (they are listed).
+    """
+    from jobflow import run_locally
+
+    from spillover.analysis.lattice_match import COLUMNS, lattice_match_rows
+    from spillover.analysis.tables import render
+
+    console = Console(stderr=True)
+    run_id = new_run_id()
+    flow = build_flow(study, preset, run_id=run_id)
+    store = connect(db)
+    root = Path(scratch or get_settings().scratch) / run_id
+    root.mkdir(parents=True, exist_ok=True)
+    console.print(f"study [bold]{study.name}[/] preset [bold]{preset}[/] run {run_id}: {len(flow.jobs)} jobs -> {describe(db)}")
+
+    columns = [TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    jobflow_logger = logging.getLogger("jobflow")
+    with Progress(*columns, console=console) as progress:
+        task_id = progress.add_task("starting", total=len(flow.jobs))
+        handler = _ProgressHandler(progress, task_id)
+        jobflow_logger.addHandler(handler)
+        old_level = jobflow_logger.level
+        jobflow_logger.setLevel(logging.INFO)
+        try:
+            run_locally(flow, store=store, root_dir=root, create_folders=True, log=False)
+        finally:
+            jobflow_logger.removeHandler(handler)
+            jobflow_logger.setLevel(old_level)
+
+    for name, reason in handler.failures:
+        console.print(f"[red]failed[/] {name}: {reason}")
+    if "lattice-match" in study.analyses:
+        rows = lattice_match_rows(store, run_id=run_id)
+        if rows:
+            print(f"\nLattice match ({preset}; run {run_id}; database {describe(db)})\n")
+            print(render(rows, COLUMNS, "md"))
+    return 1 if handler.failures else 0

@@ -1,0 +1,214 @@
+"""The study file: what to compute, validated by pydantic, and its translation into a jobflow Flow."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from spillover.errors import InputError
+
+BulkName = Literal["rutile", "anatase", "RuO2", "Ru", "Ti"]
+SupportName = Literal["rutile-110", "anatase-101"]
+FilmName = Literal["Ru-0001", "RuO2-110"]
+AnalysisName = Literal["lattice-match"]
+ANALYSES: tuple[str, ...] = ("lattice-match",)
+
+# The bulk each facet is cut from.
+FACET_BULK = {"rutile-110": "rutile", "anatase-101": "anatase", "Ru-0001": "Ru", "RuO2-110": "RuO2"}
+# Film sequences each support accepts (see build.interfaces.make_interface).
+ALLOWED_FILMS = {
+    "rutile-110": (("Ru-0001",), ("RuO2-110",), ("RuO2-110", "Ru-0001")),
+    "anatase-101": (("Ru-0001",),),
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InterfaceSpec(_Strict):
+    """One interface model: a support and its films from the support outwards."""
+
+    support: SupportName = Field(description="Support facet.")
+    films: list[FilmName] = Field(min_length=1, max_length=2, description="Films, support side first.")
+
+    @model_validator(mode="after")
+    def _allowed_combination(self) -> InterfaceSpec:
+        allowed = ALLOWED_FILMS[self.support]
+        if tuple(self.films) not in allowed:
+            names = "; ".join("[" + ", ".join(f) + "]" for f in allowed)
+            raise ValueError(f"films {self.films} not available on {self.support} (allowed: {names})")
+        return self
+
+    @property
+    def label(self) -> str:
+        """``support/film[/film]``."""
+        return "/".join([self.support, *self.films])
+
+
+class LatticeMatchSettings(_Strict):
+    """Search limits of the ZSL lattice match."""
+
+    max_area_A2: float = Field(120.0, gt=0, description="Largest matched in-plane area (Å²).")
+    max_strain_percent: float = Field(6.0, gt=0, description="Largest |strain| along either direction (%).")
+
+
+class InterfaceModelSettings(_Strict):
+    """Sizes of the interface models."""
+
+    support_layers: int = Field(3, ge=1, description="Support trilayers.")
+    film_layers: dict[FilmName, int] = Field(
+        default_factory=lambda: {"Ru-0001": 3, "RuO2-110": 1}, description="Layers per film."
+    )
+    vacuum: float = Field(12.0, ge=0, description="Vacuum thickness (Å).")
+    gap: float = Field(2.0, gt=0, description="Support-film distance (Å).")
+    fixed_layers: int = Field(1, ge=0, description="Bottom support layers held fixed.")
+
+    @model_validator(mode="after")
+    def _check(self) -> InterfaceModelSettings:
+        if self.fixed_layers >= self.support_layers:
+            raise ValueError(f"fixed_layers ({self.fixed_layers}) must be below support_layers ({self.support_layers})")
+        for film, n in self.film_layers.items():
+            if n < 1:
+                raise ValueError(f"film_layers.{film} must be >= 1")
+        return self
+
+
+class Study(_Strict):
+    """A study file (``workflows/*.yaml``)."""
+
+    name: str = Field(min_length=1, description="Study name; stored with every result.")
+    description: str = Field("", description="What the study is for.")
+    preset: str = Field("screen", description="Default calculator preset.")
+    preset_overrides: dict = Field(default_factory=dict, description="Deep-merged into the preset for every job.")
+    bulks: list[BulkName] = Field(min_length=1, description="Bulk materials to relax.")
+    interfaces: list[InterfaceSpec] = Field(default_factory=list, description="Interface models to build.")
+    lattice_match: LatticeMatchSettings = Field(default_factory=LatticeMatchSettings)
+    interface_model: InterfaceModelSettings = Field(default_factory=InterfaceModelSettings)
+    analyses: list[AnalysisName] = Field(default_factory=lambda: list(ANALYSES), description="Analyses to run.")
+
+    @model_validator(mode="after")
+    def _bulks_cover_interfaces(self) -> Study:
+        for i, spec in enumerate(self.interfaces):
+            for facet in (spec.support, *spec.films):
+                if FACET_BULK[facet] not in self.bulks:
+                    raise ValueError(
+                        f"interfaces[{i}] needs bulk {FACET_BULK[facet]!r} for {facet}; add it to bulks"
+                    )
+        return self
+
+
+def _field_path(loc: tuple) -> str:
+    parts: list[str] = []
+    for p in loc:
+        if isinstance(p, int):
+            parts[-1] = f"{parts[-1]}[{p}]" if parts else f"[{p}]"
+        elif not str(p).startswith(("function-", "literal[")):
+            parts.append(str(p))
+    return ".".join(parts) or "study"
+
+
+def load_study(path: str | Path) -> Study:
+    """Read and validate a study file.
+
+    Raises
+    ------
+    InputError
+        Missing file, malformed YAML, or a field outside its allowed values.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("study", f"file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise InputError("study", f"{path} is not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise InputError("study", f"{path} must hold a mapping of study keys", ", ".join(Study.model_fields))
+    try:
+        return Study.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = _field_path(err["loc"])
+        if err["type"] == "extra_forbidden":
+            raise InputError(field, "unknown key") from None
+        if err["type"] == "missing":
+            raise InputError(field, "required key is missing") from None
+        raise InputError(field, err["msg"].removeprefix("Value error, ")) from None
+
+
+def new_run_id() -> str:
+    """A fresh id stored with every job of one ``spillover run``."""
+    return uuid.uuid4().hex[:12]
+
+
+def preflight(study: Study, preset: str) -> None:
+    """Check everything that can fail before the first job writes to the database.
+
+    Resolves the preset with the study's overrides and finds a lattice match for every
+    interface on the experimental bulks (the relaxed lattices differ by a few percent at most).
+
+    Raises
+    ------
+    InputError
+        Unknown preset or preset key, or an interface with no match within the limits.
+    """
+    from spillover.build.interfaces import find_matches
+    from spillover.calculators import load_preset
+
+    load_preset(preset, study.preset_overrides or None)
+    if "lattice-match" in study.analyses:
+        for spec in study.interfaces:
+            supports = [spec.support, *spec.films[:-1]]
+            for below, film in zip(supports, spec.films):
+                if below != spec.support:  # a film on a film: matched inside make_interface
+                    continue
+                find_matches(
+                    spec.support,
+                    film,
+                    max_area=study.lattice_match.max_area_A2,
+                    max_strain_percent=study.lattice_match.max_strain_percent,
+                )
+
+
+def build_flow(study: Study, preset: str | None = None, run_id: str | None = None):
+    """Translate a study into one jobflow Flow.
+
+    Parameters
+    ----------
+    study
+        A validated study.
+    preset
+        Preset for every job; ``None`` uses the study's.
+    run_id
+        Id stored in the metadata of every job of this run.
+
+    Returns
+    -------
+    jobflow.Flow
+        The flow; run it with jobflow locally or submit it through FireWorks.
+    """
+    from jobflow import Flow
+
+    from spillover.flows.bulks import bulk_relax_jobs
+    from spillover.flows.lattice_match import interface_jobs
+
+    preset = preset or study.preset
+    bulk_jobs = bulk_relax_jobs(list(study.bulks), preset, study.preset_overrides)
+    jobs = list(bulk_jobs.values())
+    if "lattice-match" in study.analyses:
+        settings = {
+            "lattice_match": study.lattice_match.model_dump(),
+            "interface_model": study.interface_model.model_dump(),
+        }
+        specs = [(s.support, list(s.films)) for s in study.interfaces]
+        jobs += interface_jobs(specs, bulk_jobs, preset, settings)
+    flow = Flow(jobs, name=f"{study.name} ({preset})")
+    flow.update_metadata({"study": study.name, "preset": preset, "run_id": run_id or new_run_id()})
+    return flow
