@@ -108,7 +108,9 @@ def build_interface(
     max_strain: Annotated[float, typer.Option(help="Largest |strain| along either direction (%).")] = 6.0,
     support_layers: Annotated[int, typer.Option(help="Support trilayers.")] = 3,
     vacuum: Annotated[float, typer.Option(help="Vacuum thickness (Å).")] = 12.0,
-    gap: Annotated[float, typer.Option(help="Support-film distance (Å).")] = 2.0,
+    gap: Annotated[
+        Optional[float], typer.Option(help="Distance between parts (Å) [default: lattice continuation for RuO2, else 2].")
+    ] = None,
     fixed_layers: Annotated[int, typer.Option(help="Bottom support layers held fixed.")] = 1,
     as_json: JsonOption = False,
 ) -> None:

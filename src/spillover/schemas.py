@@ -123,7 +123,10 @@ class InterfaceDoc(BaseModel):
     films: list[str] = Field(description="Films from the support outwards.")
     film: str = Field(description="Outermost film.")
     substrate_matrix: list[list[int]] = Field(description="Support supercell in its surface cell (2x2).")
-    film_matrix: list[list[int]] = Field(description="Film supercell in its surface cell (2x2).")
+    film_matrix: list[list[int]] = Field(
+        description="Outermost film's supercell in its surface cell (2x2); for a stack the match of the "
+        "outermost film on everything below it."
+    )
     area_A2: float = Field(description="In-plane area of the matched cell (Å²).")
     strain_percent: list[float] = Field(description="Mismatch f_i along the two in-plane vectors (%).")
     von_mises_percent: float = Field(description="Von Mises strain of the film (%).")

@@ -65,7 +65,9 @@ class InterfaceModelSettings(_Strict):
         default_factory=lambda: {"Ru-0001": 3, "RuO2-110": 1}, description="Layers per film."
     )
     vacuum: float = Field(12.0, ge=0, description="Vacuum thickness (Å).")
-    gap: float = Field(2.0, gt=0, description="Support-film distance (Å).")
+    gap: float | None = Field(
+        None, gt=0, description="Distance between parts (Å); null: lattice continuation for epitaxial RuO2, 2 Å otherwise."
+    )
     fixed_layers: int = Field(1, ge=0, description="Bottom support layers held fixed.")
 
     @model_validator(mode="after")

@@ -50,16 +50,19 @@ def build_interface(
         fixed_layers=model["fixed_layers"],
     )
     info = report.to_dict()
+    # The table row of a stack describes its outermost match (Ru on RuO2/r-TiO2); the
+    # inner one (RuO2 on r-TiO2) is its own interface and the full chain stays in `report`.
+    outer = info["stack"][-1] if info.get("stack") else info
     return InterfaceDoc(
         label="/".join([support, *films]),
         support=support,
         films=list(films),
         film=films[-1],
-        substrate_matrix=info["substrate_matrix"],
-        film_matrix=info["film_matrix"],
-        area_A2=info["area_A2"],
-        strain_percent=info["strain_percent"],
-        von_mises_percent=info["von_mises_percent"],
+        substrate_matrix=outer["substrate_matrix"],
+        film_matrix=outer["film_matrix"],
+        area_A2=outer["area_A2"],
+        strain_percent=outer["strain_percent"],
+        von_mises_percent=outer["von_mises_percent"],
         natoms=len(atoms),
         report=info,
         structure=AseAtomsAdaptor.get_structure(atoms).as_dict(),
