@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from pathlib import Path
 
 from rich.console import Console
@@ -78,7 +79,11 @@ def run_study(study: Study, preset: str, db: str | None = None, scratch: Path | 
         old_level = jobflow_logger.level
         jobflow_logger.setLevel(logging.INFO)
         try:
-            run_locally(flow, store=store, root_dir=root, create_folders=True, log=False)
+            with warnings.catch_warnings():
+                # Harmless and repeated once per job: jobflow's use of monty's cd, a CHGNet tensor cast.
+                warnings.filterwarnings("ignore", message="cd is deprecated", category=FutureWarning)
+                warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad", category=UserWarning)
+                run_locally(flow, store=store, root_dir=root, create_folders=True, log=False)
         finally:
             jobflow_logger.removeHandler(handler)
             jobflow_logger.setLevel(old_level)

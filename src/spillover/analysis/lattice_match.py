@@ -9,7 +9,7 @@ from spillover.analysis.tables import Column
 COLUMNS = [
     Column("support", "support"),
     Column("film", "film"),
-    Column("supercell", "supercell"),
+    Column("supercell", "supercell (support; film)"),
     Column("area_A2", "area (Å²)", "{:.2f}"),
     Column("strain_percent", "strain a, b (%)", "{:+.2f}"),
     Column("von_mises_percent", "von Mises (%)", "{:.2f}"),
@@ -58,7 +58,7 @@ def lattice_match_rows(store: Any, run_id: str | None = None, preset: str | None
         rows[key] = {
             "support": out["support"],
             "film": "/".join(out["films"]),
-            "supercell": f"{_supercell(out['substrate_matrix'])} on {_supercell(out['film_matrix'])}",
+            "supercell": f"{_supercell(out['substrate_matrix'])}; {_supercell(out['film_matrix'])}",
             "substrate_matrix": out["substrate_matrix"],
             "film_matrix": out["film_matrix"],
             "area_A2": out["area_A2"],

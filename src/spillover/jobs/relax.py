@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import sys
+import io
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,7 +101,7 @@ class RelaxMaker(AseRelaxMaker):
         steps = preset.relax.steps if self.steps is None else self.steps
         fmax = preset.relax.fmax if self.fmax is None else self.fmax
         atoms = AseAtomsAdaptor.get_atoms(structure)
-        with contextlib.redirect_stdout(sys.stderr):  # CHGNet prints its device to stdout
+        with contextlib.redirect_stdout(io.StringIO()):  # CHGNet prints its device to stdout
             calc, params = make_calculator(preset, atoms)
         task = {"steps": steps, "fmax": fmax, "relax_cell": self.relax_cell, "optimizer": preset.relax.optimizer}
         digest = content_hash(atoms, params, task)

@@ -1,0 +1,45 @@
+"""Shared fixtures: a real embedded database filled once per session by a real screen run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_STUDY = ROOT / "tests" / "data" / "tiny_study.yaml"
+
+
+def spillover(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the installed CLI in a subprocess, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "spillover.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=900,
+    )
+
+
+def db_snapshot(path: Path) -> dict[str, bytes]:
+    """Every file of a database directory with its bytes (empty if it does not exist)."""
+    if not path.exists():
+        return {}
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> dict:
+    """Run the tiny study at screen through the CLI into a fresh database, once per session."""
+    work = tmp_path_factory.mktemp("tiny_run")
+    db = work / "db"
+    result = spillover("run", str(TINY_STUDY), "--db", str(db), "--scratch", str(work / "scratch"), cwd=work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = spillover("table", "lattice-match", "--db", str(db), "--format", "json")
+    assert table.returncode == 0, table.stderr
+    return {"db": db, "work": work, "stdout": result.stdout, "stderr": result.stderr, "rows": json.loads(table.stdout)}
