@@ -19,8 +19,10 @@ app = typer.Typer(
 )
 build_app = typer.Typer(help="Build bulk, slab and interface structures.", no_args_is_help=True)
 table_app = typer.Typer(help="Print the tables a paper shows, from the results database.", no_args_is_help=True)
+plot_app = typer.Typer(help="Plot results from the database (png or svg).", no_args_is_help=True)
 app.add_typer(build_app, name="build")
 app.add_typer(table_app, name="table")
+app.add_typer(plot_app, name="plot")
 
 DbOption = Annotated[
     Optional[str],
@@ -216,6 +218,9 @@ def presets(name: Annotated[Optional[str], typer.Argument(help="Show this preset
             typer.echo(f"{preset_name:18s} {load_preset(preset_name).description}")
         return
     typer.echo(json.dumps(load_preset(name).model_dump(), indent=2))
+
+
+# Commands of later analyses and of queue submission register themselves here (spillover.commands.*).
 
 
 def main() -> None:
