@@ -7,7 +7,7 @@ PRESET ?= screen
 DB ?= spillover-db
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench clean-db
+.PHONY: install demo test bench clean-db slurm-up slurm-down
 
 install:
 	@bash scripts/bootstrap.sh
@@ -23,3 +23,15 @@ bench: install
 
 clean-db:
 	rm -rf $(DB) spillover-scratch
+
+# A single-node SLURM (munged + slurmctld + slurmd as root) for trying `spillover launch` locally;
+# then: export SLURM_CONF=$(SLURM_DIR)/slurm.conf. Daemons are stopped by pid with slurm-down.
+SLURM_DIR ?= /tmp/spillover-slurm
+slurm-up: install
+	@mkdir -p $(SLURM_DIR)
+	@nohup $(BIN)/python tests/slurm_cluster.py up $(SLURM_DIR) > $(SLURM_DIR)/cluster.out 2>&1 &
+	@for i in $$(seq 60); do grep -q SLURM_CONF $(SLURM_DIR)/cluster.out 2>/dev/null && break; sleep 0.5; done
+	@cat $(SLURM_DIR)/cluster.out
+
+slurm-down:
+	@$(BIN)/python tests/slurm_cluster.py down $(SLURM_DIR)

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 VENV=.venv
 PYTHON=${PYTHON:-python3}
-DEB_PACKAGES=(libxc-dev libopenblas-dev pkg-config)
+DEB_PACKAGES=(libxc-dev libopenblas-dev pkg-config slurm-wlm munge)
 TORCH_VERSION=2.13.0
 EXTRAS=${SPILLOVER_EXTRAS:-all,test}
 

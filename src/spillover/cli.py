@@ -220,6 +220,9 @@ def presets(name: Annotated[Optional[str], typer.Argument(help="Show this preset
 
 # Commands of later analyses and of queue submission register themselves here (spillover.commands.*,
 # each with register(app, table_app, plot_app)); the plot group arrives with the first plotting analysis.
+from spillover.commands import queue as _queue  # noqa: E402
+
+_queue.register(app, table_app, None)  # submit, launch, status, rerun: no plots
 
 
 def main() -> None:

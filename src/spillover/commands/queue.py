@@ -1,0 +1,168 @@
+"""``spillover submit | launch | status | rerun``: a study on a cluster through FireWorks.
+
+FireWorks, jobflow and the calculators are imported inside the commands only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from spillover.errors import InputError
+
+LaunchpadOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--launchpad",
+        help="LaunchPad YAML (FireWorks format; ${VAR} from the environment) "
+        "[default: $SPILLOVER_LAUNCHPAD, then FireWorks' my_launchpad.yaml].",
+        show_default=False,
+    ),
+]
+WorkflowOption = Annotated[
+    Optional[int], typer.Option("--workflow", help="Only this workflow (the id 'spillover submit' printed).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object to stdout.")]
+STATE_STYLE = {"completed": "green", "fizzled": "red", "running": "cyan", "ready": "yellow", "reserved": "yellow"}
+
+
+def submit(
+    study_file: Annotated[Path, typer.Argument(metavar="STUDY", help="Study file, e.g. workflows/ru_tio2_spillover.yaml.")],
+    preset: Annotated[Optional[str], typer.Option(help="Calculator preset [default: the study's].")] = None,
+    launchpad: LaunchpadOption = None,
+    name: Annotated[Optional[str], typer.Option(help="Workflow name [default: 'STUDY (PRESET)'].")] = None,
+    db: Annotated[
+        Optional[str],
+        typer.Option("--db", help="Results JobStore: directory or config [default: $SPILLOVER_DB or ./spillover-db]."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add a study to the LaunchPad as one FireWorks workflow (nothing runs yet: see 'spillover launch')."""
+    from spillover.study import load_study, preflight
+
+    study = load_study(study_file)
+    preset_name = preset or study.preset
+    preflight(study, preset_name)
+    if name is not None and not name.strip():
+        raise InputError("--name", "must not be empty")
+
+    from spillover.submit import load_launchpad, submit as submit_study
+
+    lp = load_launchpad(launchpad)
+    result = submit_study(study, preset_name, lp, name=name, db=db)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"workflow_id": result.workflow_id, "name": result.name, "n_jobs": result.n_jobs, "jobs": result.fw_ids, "db": result.db}
+            )
+        )
+        return
+    typer.echo(f"submitted workflow {result.workflow_id} '{result.name}': {result.n_jobs} jobs")
+    typer.echo(f"  LaunchPad {result.launchpad}; results -> {result.db}")
+    typer.echo("  next: spillover launch --qadapter configs/qadapter-slurm.yaml; spillover status")
+
+
+def launch(
+    qadapter: Annotated[
+        Optional[Path],
+        typer.Option(help="Queue adapter YAML (configs/qadapter-slurm.yaml, -pbs.yaml) [default: $SPILLOVER_QADAPTER]."),
+    ] = None,
+    max_jobs: Annotated[int, typer.Option("--max", help="Submit at most N queue jobs; each runs jobs until none is ready.")] = 1,
+    launchpad: LaunchpadOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the queue script; submit nothing.")] = False,
+    launch_dir: Annotated[
+        Optional[Path], typer.Option(help="Where FireWorks writes job folders [default: $SPILLOVER_SCRATCH/fireworks].")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Submit queue jobs that run the LaunchPad's ready jobs (FireWorks queue launcher, SLURM or PBS)."""
+    from spillover.settings import get_settings
+    from spillover.submit import launch as launch_jobs
+    from spillover.submit import load_launchpad, load_qadapter, render_script, resolve_config_file
+
+    if max_jobs < 1:
+        raise InputError("--max", f"must be >= 1, got {max_jobs}")
+    lp_file = resolve_config_file(launchpad, "--launchpad", "SPILLOVER_LAUNCHPAD", "LAUNCHPAD_LOC")
+    adapter = load_qadapter(qadapter, lp_file)
+    folder = Path(launch_dir or Path(get_settings().scratch) / "fireworks")
+    if dry_run:
+        script = render_script(adapter, folder / "block_DATE" / "launcher_DATE")
+        if as_json:
+            typer.echo(json.dumps({"dry_run": True, "queue": adapter.q_type, "script": script}))
+        else:
+            typer.echo(script)
+        return
+    lp = load_launchpad(lp_file)
+    ids = launch_jobs(lp, adapter, max_jobs=max_jobs, launch_dir=folder)
+    if as_json:
+        typer.echo(json.dumps({"queue": adapter.q_type, "queue_job_ids": ids, "launch_dir": str(folder.resolve())}))
+        return
+    if not ids:
+        typer.echo("nothing ready to launch (see 'spillover status')")
+        return
+    typer.echo(f"submitted {len(ids)} {adapter.q_type} job(s): {', '.join(ids)} (folders under {folder})")
+
+
+def status(
+    workflow: WorkflowOption = None,
+    launchpad: LaunchpadOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Per-job states (waiting, ready, running, completed, fizzled) with counts."""
+    from spillover.submit import load_launchpad, status_rows
+
+    report = status_rows(load_launchpad(launchpad), workflow)
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=160)
+    if not report["jobs"]:
+        console.print("no workflows on the LaunchPad")
+        return
+    names = {w["workflow"]: w["name"] for w in report["workflows"]}
+    table = Table(title=f"{len(report['jobs'])} jobs in {len(report['workflows'])} workflow(s)")
+    for header in ("workflow", "fw_id", "job id", "job", "state", "updated", "reason"):
+        table.add_column(header)
+    for job in report["jobs"]:
+        style = STATE_STYLE.get(job["state"], "")
+        state = f"[{style}]{job['state']}[/]" if style else job["state"]
+        table.add_row(
+            f"{job['workflow']} {names[job['workflow']]}", str(job["fw_id"]), job["job_id"][:8], job["name"], state,
+            job["updated"], job["reason"],
+        )
+    console.print(table)
+    console.print("  ".join(f"{state} {n}" for state, n in report["counts"].items() if n))
+
+
+def rerun(
+    job: Annotated[Optional[str], typer.Argument(metavar="[JOB_ID]", help="Job id (uuid or 8+ characters of it) or fw_id.")] = None,
+    fizzled: Annotated[bool, typer.Option("--fizzled", help="Rerun every fizzled job.")] = False,
+    workflow: WorkflowOption = None,
+    launchpad: LaunchpadOption = None,
+) -> None:
+    """Set a job (or every fizzled one) to run again; its waiting children follow. Then 'spillover launch'."""
+    from spillover.submit import load_launchpad, rerun as rerun_jobs
+
+    if job is not None and fizzled:
+        raise InputError("JOB_ID", "give either a job id or --fizzled, not both")
+    if job is None and not fizzled:
+        raise InputError("JOB_ID", "missing", "a job id from 'spillover status', or --fizzled")
+    fw_ids = rerun_jobs(load_launchpad(launchpad), job=job, fizzled=fizzled, workflow=workflow)
+    if not fw_ids:
+        typer.echo("no fizzled jobs")
+        return
+    typer.echo(f"set {len(fw_ids)} job(s) to run again: fw_id {', '.join(map(str, fw_ids))}; next: spillover launch")
+
+
+def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) -> None:
+    """Add ``submit``, ``launch``, ``status`` and ``rerun`` to the top-level app."""
+    app.command("submit")(submit)
+    app.command("launch")(launch)
+    app.command("status")(status)
+    app.command("rerun")(rerun)
