@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -224,7 +225,15 @@ def calculator_parameters(preset: Preset, atoms: Atoms | None = None) -> dict[st
 
 @functools.lru_cache(maxsize=4)
 def _chgnet_model(model_name: str, use_device: str):
+    import torch
     from chgnet.model import CHGNet
+
+    # Models of ~100 atoms gain nothing from intra-op threads, and several jobs of one node (or the
+    # test suite) sharing cores slow down several-fold when each spawns one thread per core.
+    # OMP_NUM_THREADS, when set, is the user's choice and torch already follows it.
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(1)
+
 
     return CHGNet.load(model_name=model_name, use_device=use_device, verbose=False)
 

@@ -19,8 +19,10 @@ app = typer.Typer(
 )
 build_app = typer.Typer(help="Build bulk, slab and interface structures.", no_args_is_help=True)
 table_app = typer.Typer(help="Print the tables a paper shows, from the results database.", no_args_is_help=True)
+plot_app = typer.Typer(help="Plot results from the database (png or svg).", no_args_is_help=True)
 app.add_typer(build_app, name="build")
 app.add_typer(table_app, name="table")
+app.add_typer(plot_app, name="plot")
 
 DbOption = Annotated[
     Optional[str],
@@ -218,11 +220,11 @@ def presets(name: Annotated[Optional[str], typer.Argument(help="Show this preset
     typer.echo(json.dumps(load_preset(name).model_dump(), indent=2))
 
 
-# Commands of later analyses and of queue submission register themselves here (spillover.commands.*,
-# each with register(app, table_app, plot_app)); the plot group arrives with the first plotting analysis.
+# Commands of later analyses and of queue submission register themselves here (spillover.commands.*).
 from spillover.commands import queue as _queue  # noqa: E402
-
-_queue.register(app, table_app, None)  # submit, launch, status, rerun: no plots
+_queue.register(app, table_app, plot_app)
+from spillover.commands import oxidation as _oxidation  # noqa: E402
+_oxidation.register(app, table_app, plot_app)
 
 
 def main() -> None:

@@ -95,4 +95,17 @@ def run_study(study: Study, preset: str, db: str | None = None, scratch: Path | 
         if rows:
             print(f"\nLattice match ({preset}; run {run_id}; database {describe(db)})\n")
             print(render(rows, COLUMNS, "md"))
+    if "oxidation" in study.analyses:
+        from spillover.analysis import oxidation as ox
+
+        rows = ox.oxidation_rows(store, run_id=run_id)
+        if rows:
+            print(f"\nOxidation energetics at 300 K, 1 bar ({preset}; run {run_id}; database {describe(db)})\n")
+            print(render(rows, ox.COLUMNS, "md"))
+            print()
+            print(render(ox.onset_rows(store, run_id=run_id), ox.ONSET_COLUMNS, "md"))
+        o2_rows = ox.o2_reference_rows(store, preset=preset)
+        if o2_rows:
+            print(f"\nO2 reference: formation energies and fitted shift per O ({preset})\n")
+            print(render(o2_rows, ox.O2_COLUMNS, "md"))
     return 1 if handler.failures else 0

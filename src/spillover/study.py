@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from spillover.errors import InputError
 
 BulkName = Literal["rutile", "anatase", "RuO2", "Ru", "Ti"]
 SupportName = Literal["rutile-110", "anatase-101"]
 FilmName = Literal["Ru-0001", "RuO2-110"]
-AnalysisName = Literal["lattice-match"]
-ANALYSES: tuple[str, ...] = ("lattice-match",)
+AnalysisName = Literal["lattice-match", "oxidation"]
+ANALYSES: tuple[str, ...] = ("lattice-match", "oxidation")
 
 # The bulk each facet is cut from.
 FACET_BULK = {"rutile-110": "rutile", "anatase-101": "anatase", "Ru-0001": "Ru", "RuO2-110": "RuO2"}
@@ -80,6 +80,61 @@ class InterfaceModelSettings(_Strict):
         return self
 
 
+PositiveFinite = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class OxidationSettings(_Strict):
+    """Oxidation energetics: n extra O at the Ru/support interface versus on the outer Ru surface."""
+
+    interfaces: list[str] | None = Field(
+        None,
+        description="Interface labels ('support/film[/film]') to oxidise; null: every interface of the study "
+        "whose outermost film is Ru-0001.",
+    )
+    n_max: int | str = Field(
+        "full-layer",
+        description="Largest number of extra O atoms, or 'full-layer' (one O per Ru of the contact layer, "
+        "capped at what both placements hold).",
+    )
+    max_configs_per_n: int = Field(2, ge=1, description="Symmetry-distinct configurations relaxed per placement and n.")
+    temperatures_K: list[PositiveFinite] = Field(
+        default_factory=lambda: [300.0, 500.0, 700.0, 900.0], min_length=1, description="Temperatures of the (T, p) grid (K)."
+    )
+    pressures_bar: list[PositiveFinite] = Field(
+        default_factory=lambda: [1e-10, 1e-5, 1.0], min_length=1, description="O2 pressures of the (T, p) grid (bar)."
+    )
+    use_o2_correction: bool = Field(
+        True, description="Fit one shift per O atom to the experimental formation enthalpies of TiO2 and RuO2 and use it."
+    )
+    compute_o2_frequency: bool = Field(
+        False, description="Compute the O2 vibration with ase.vibrations at the preset (else the experimental value)."
+    )
+    relax_steps: int | None = Field(
+        None, ge=1, description="Most optimizer steps of the interface relaxations; null: the preset's."
+    )
+    o2_box_A: float = Field(12.0, ge=8.0, description="Edge of the box around the O2 molecule (Å).")
+
+    @field_validator("n_max")
+    @classmethod
+    def _n_max(cls, value: int | str) -> int | str:
+        if isinstance(value, str) and value != "full-layer":
+            raise ValueError(f"must be an integer >= 1 or 'full-layer', got {value!r}")
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"must be an integer >= 1 or 'full-layer', got {value}")
+        return value
+
+    @field_validator("interfaces")
+    @classmethod
+    def _labels(cls, value: list[str] | None) -> list[str] | None:
+        for label in value or []:
+            support, *films = label.split("/")
+            if support not in FACET_BULK or support not in ALLOWED_FILMS:
+                raise ValueError(f"unknown support {support!r} in {label!r} (allowed: {', '.join(ALLOWED_FILMS)})")
+            if not films or films[-1] != "Ru-0001":
+                raise ValueError(f"{label!r} has no outer Ru-0001 film to oxidise")
+        return value
+
+
 class Study(_Strict):
     """A study file (``workflows/*.yaml``)."""
 
@@ -91,6 +146,7 @@ class Study(_Strict):
     interfaces: list[InterfaceSpec] = Field(default_factory=list, description="Interface models to build.")
     lattice_match: LatticeMatchSettings = Field(default_factory=LatticeMatchSettings)
     interface_model: InterfaceModelSettings = Field(default_factory=InterfaceModelSettings)
+    oxidation: OxidationSettings = Field(default_factory=OxidationSettings)
     analyses: list[AnalysisName] = Field(default_factory=lambda: list(ANALYSES), description="Analyses to run.")
 
     @model_validator(mode="after")
@@ -101,6 +157,13 @@ class Study(_Strict):
                     raise ValueError(
                         f"interfaces[{i}] needs bulk {FACET_BULK[facet]!r} for {facet}; add it to bulks"
                     )
+        labels = [s.label for s in self.interfaces if s.films[-1] == "Ru-0001"]
+        for i, label in enumerate(self.oxidation.interfaces or []):
+            if label not in labels:
+                raise ValueError(
+                    f"oxidation.interfaces[{i}] {label!r} is not an interface of this study with an outer "
+                    f"Ru-0001 film (allowed: {', '.join(labels) or 'none'})"
+                )
         return self
 
 
@@ -204,13 +267,21 @@ def build_flow(study: Study, preset: str | None = None, run_id: str | None = Non
     preset = preset or study.preset
     bulk_jobs = bulk_relax_jobs(list(study.bulks), preset, study.preset_overrides)
     jobs = list(bulk_jobs.values())
+    interfaces_by_label = {}
     if "lattice-match" in study.analyses:
         settings = {
             "lattice_match": study.lattice_match.model_dump(),
             "interface_model": study.interface_model.model_dump(),
         }
         specs = [(s.support, list(s.films)) for s in study.interfaces]
-        jobs += interface_jobs(specs, bulk_jobs, preset, settings)
+        new = interface_jobs(specs, bulk_jobs, preset, settings)
+        interfaces_by_label = {s.label: j for s, j in zip(study.interfaces, new)}
+        jobs += new
+    if "oxidation" in study.analyses:
+        from spillover.flows.oxidation import oxidation_jobs
+
+        # adds the bulk relaxations the O2 correction needs (Ti, RuO2, ...) to bulk_jobs
+        jobs += oxidation_jobs(study, bulk_jobs, preset, interfaces_by_label)
     flow = Flow(jobs, name=f"{study.name} ({preset})")
     flow.update_metadata({"study": study.name, "preset": preset, "run_id": run_id or new_run_id()})
     return flow

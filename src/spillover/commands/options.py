@@ -1,0 +1,34 @@
+"""Options and checks shared by every command module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from spillover.errors import InputError
+
+DbOption = Annotated[
+    Optional[str],
+    typer.Option("--db", help="Database directory or JobStore config file [default: $SPILLOVER_DB or ./spillover-db]."),
+]
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="md, csv, latex or json.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object to stdout.")]
+PresetFilter = Annotated[Optional[str], typer.Option("--preset", help="Only results of this preset.")]
+PlotOutput = Annotated[Path, typer.Option("--output", "-o", help="Figure file, .png or .svg.")]
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def check_choice(field: str, value: str, allowed: tuple[str, ...]) -> None:
+    """Raise InputError unless ``value`` is one of ``allowed``."""
+    if value not in allowed:
+        raise InputError(field, f"unknown value {value!r}", ", ".join(allowed))
+
+
+def check_plot_output(output: Path) -> None:
+    """Raise InputError for a figure path with an unknown suffix or a missing directory."""
+    if output.suffix.lower() not in PLOT_SUFFIXES:
+        raise InputError("--output", f"unknown figure format {output.suffix or '(none)'!r}", ", ".join(PLOT_SUFFIXES))
+    if not output.parent.exists():
+        raise InputError("--output", f"directory {output.parent} does not exist")

@@ -1,0 +1,366 @@
+"""Oxidation energetics: site rules, bookkeeping, the whole chain at screen through the CLI, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from ase import Atoms
+from ase.thermochemistry import IdealGasThermo
+
+from conftest import ROOT, db_snapshot, spillover
+from spillover.analysis.oxidation import best_configurations, check_same_preset
+from spillover.build.defects import (
+    MIN_DIST_BELOW,
+    MIN_OO,
+    SITE_DEPTH,
+    available_sites,
+    configurations,
+    find_sites,
+    full_layer,
+)
+from spillover.build.interfaces import make_interface
+from spillover.errors import InputError
+from spillover.flows.oxidation import molecule_overrides, o2_structure, oxidation_summary
+from spillover.store import connect
+
+OX_STUDY = ROOT / "tests" / "data" / "oxidation_study.yaml"
+JSON_KEYS = {
+    "support", "n_O", "gamma_interface_eV_per_A2", "gamma_surface_eV_per_A2", "delta_gamma_eV_per_A2", "area_A2",
+    "preset", "job_ids",
+}
+
+
+def _small(support: str) -> Atoms:
+    atoms, _ = make_interface(support, ["Ru-0001"], max_area=60, max_strain_percent=8, support_layers=2,
+                              film_layers=[2], vacuum=10.0, fixed_layers=1)
+    return atoms
+
+
+@pytest.fixture(scope="module")
+def rutile_host() -> Atoms:
+    return _small("rutile-110")
+
+
+# -- site rules ----------------------------------------------------------------------------------
+
+
+def test_surface_and_interface_sites_follow_the_documented_rule(rutile_host):
+    host = rutile_host
+    part, layer, z = host.arrays["part"], host.arrays["layer"], host.positions[:, 2]
+    film = part == 1
+    n_ru = full_layer(host)
+    assert n_ru == int((film & (layer == 2)).sum()) == int((film & (layer == 1)).sum())
+
+    surf = find_sites(host, "surface")
+    assert len(surf) == 2 * n_ru  # fcc + hcp hollows of the top layer (AdsorbateSiteFinder)
+    assert surf.kinds.count("fcc") == surf.kinds.count("hcp") == n_ru
+    assert np.allclose(surf.positions[:, 2], z[film & (layer == 1)].mean() + SITE_DEPTH, atol=0.05)
+
+    inter = find_sites(host, "interface")
+    assert 0 < len(inter) <= 2 * n_ru and inter.lift_A >= 0
+    z_contact = z[film & (layer == 2)].mean() + inter.lift_A
+    z_support = z[part == 0].max()
+    assert np.allclose(inter.positions[:, 2], z_contact - SITE_DEPTH)
+    assert np.all(inter.positions[:, 2] > z_support)  # between the support's top layer and the first Ru layer
+    below = host.positions[part == 0]
+    for pos in inter.positions:
+        d = below - pos
+        frac = np.linalg.solve(host.cell[:].T, d.T).T
+        frac[:, :2] -= np.round(frac[:, :2])
+        assert np.linalg.norm(frac @ host.cell[:], axis=1).min() >= MIN_DIST_BELOW - 1e-9
+
+
+def test_configurations_mark_added_oxygen_and_keep_constraints(rutile_host):
+    host = rutile_host
+    fixed = sorted(host.constraints[0].index.tolist())
+    for placement in ("interface", "surface"):
+        confs = configurations(host, placement, 2, 3)
+        assert 1 <= len(confs) <= 3
+        assert len({tuple(c.site_indices) for c in confs}) == len(confs)
+        for c in confs:
+            atoms = c.atoms
+            assert len(atoms) == len(host) + 2
+            added = atoms.arrays["added_O"] == 1
+            assert added.sum() == 2 and np.all(atoms.arrays["part"][added] == -1)
+            assert set(atoms[added].get_chemical_symbols()) == {"O"}
+            assert sorted(atoms.constraints[0].index.tolist()) == fixed
+            d = atoms.get_distance(*np.flatnonzero(added), mic=True)
+            assert d >= MIN_OO
+
+
+def test_symmetry_reduction_and_site_limits():
+    host = _small("anatase-101")  # this cell keeps a mirror plane (Cm)
+    sites = find_sites(host, "surface")
+    assert len(sites.permutations) == 2
+    distinct = configurations(host, "surface", 1, 100, sites=sites)
+    assert len(distinct) == distinct[0].n_distinct < len(sites)
+    reps = [c.site_indices[0] for c in distinct]
+    for p in sites.permutations:  # no two representatives are images of each other
+        assert all(int(p[a]) not in reps for a in reps if int(p[a]) != a)
+    with pytest.raises(InputError) as err:
+        configurations(host, "surface", len(sites) + 1, 1, sites=sites)
+    assert err.value.field == "n_O"
+    avail = available_sites(host)
+    assert avail["surface"] == avail["full_layer"] == full_layer(host)
+    assert 0 < avail["interface"] <= avail["full_layer"]
+
+
+# -- bookkeeping ---------------------------------------------------------------------------------
+
+
+def test_best_configuration_is_the_lowest_and_failed_ones_are_listed_not_used():
+    entries = [
+        {"placement": "interface", "n_O": 1, "config_index": 0, "site_indices": [0], "site_kinds": ["fcc"], "job_id": "a"},
+        {"placement": "interface", "n_O": 1, "config_index": 1, "site_indices": [3], "site_kinds": ["hcp"], "job_id": "b"},
+        {"placement": "surface", "n_O": 1, "config_index": 0, "site_indices": [0], "site_kinds": ["fcc"], "job_id": "c"},
+        {"placement": "surface", "n_O": 1, "config_index": 1, "site_indices": [1], "site_kinds": ["hcp"], "job_id": "d"},
+    ]
+    results = [
+        {"energy_eV": -105.0, "converged": True, "preset": "screen"},
+        {"energy_eV": -106.0, "converged": False, "preset": "screen"},
+        None,  # relaxation failed (energy rose): no stored output
+        {"energy_eV": -107.0, "converged": True, "preset": "screen"},
+    ]
+    clean = {"job_id": "clean", "energy_eV": -100.0, "preset": "screen", "area_A2": 50.0}
+    o2 = {"job_id": "o2", "energy_eV": -10.0, "preset": "screen", "bond_A": 1.21}
+    settings = {"use_o2_correction": False, "compute_o2_frequency": False, "temperatures_K": [300.0],
+                "pressures_bar": [1.0]}
+    doc = oxidation_summary.original("rutile-110/Ru-0001", "rutile-110", ["Ru-0001"], "screen", clean, o2, None, None,
+                                     None, None, entries, results, settings, "gen")
+    assert doc.failed_job_ids == ["c"]
+    assert [c.status for c in doc.configurations] == ["ok", "not converged", "failed", "ok"]
+    best = {(b.placement, b.n_O): b for b in doc.best}
+    assert best[("interface", 1)].job_id == "b" and best[("surface", 1)].job_id == "d"
+    # dE = E - E(clean) - 1/2 E(O2) = -106 + 100 + 5
+    assert best[("interface", 1)].dE_eV == pytest.approx(-1.0)
+    assert best[("surface", 1)].dmu_zero_eV == pytest.approx(-2.0)
+    onset = {o.placement: o for o in doc.onsets}
+    assert onset["surface"].dmu_O_eV == pytest.approx(-2.0) and onset["surface"].T_K_at_1bar > 1000
+    assert doc.o2_reference == "raw" and doc.o2_frequency_source == "experimental"
+    (point,) = [g for g in doc.gamma_grid if g.placement == "interface"]
+    assert point.gamma_eV_per_A2 == pytest.approx((-1.0 - point.dmu_O_eV) / 50.0)
+
+
+def test_presets_are_never_mixed():
+    with pytest.raises(InputError) as err:
+        check_same_preset([{"preset": "screen"}, {"preset": "gpaw-test"}])
+    assert err.value.field == "preset"
+    a = {"preset": "screen", "preset_resolved": {"name": "screen", "calculator": "chgnet", "chgnet": {"model_name": "0.3.0"}}}
+    b = {"preset": "screen", "preset_resolved": {"name": "screen", "calculator": "chgnet", "chgnet": {"model_name": "0.2.0"}}}
+    with pytest.raises(InputError, match="different settings"):
+        check_same_preset([a, b])
+    relax_only = {**a, "preset_resolved": {**a["preset_resolved"], "relax": {"steps": 3}}}
+    assert check_same_preset([a, relax_only]) == "screen"
+    assert best_configurations([], -1.0, -2.0) == []
+
+
+def test_o2_molecule_is_a_spin_polarised_triplet_start_at_one_preset():
+    from spillover.calculators import calculator_parameters, load_preset
+
+    structure = o2_structure(12.0)
+    assert structure.site_properties["magmom"] == [1.0, 1.0]
+    assert structure.get_distance(0, 1) == pytest.approx(1.2075)
+    assert molecule_overrides("screen", {}) == {}  # CHGNet has no spin
+    mol = molecule_overrides("gpaw-test", {"gpaw": {"mode": {"ecut": 400}}})
+    params = calculator_parameters(load_preset("gpaw-test", mol))
+    assert params["spinpol"] is True and params["kpts"] == [1, 1, 1] and params["mode"]["ecut"] == 400
+    # the molecule's own spin and k-point settings do not count as a different preset; a cutoff does
+    slab = load_preset("gpaw-test", {"gpaw": {"mode": {"ecut": 400}}}).model_dump()
+    docs = [{"preset": "gpaw-test", "preset_resolved": load_preset("gpaw-test", mol).model_dump()},
+            {"preset": "gpaw-test", "preset_resolved": slab}]
+    assert check_same_preset(docs) == "gpaw-test"
+    with pytest.raises(InputError):
+        check_same_preset([*docs, {"preset": "gpaw-test", "preset_resolved": load_preset("gpaw-test").model_dump()}])
+
+
+# -- the chain at screen, through the CLI ---------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def ox_run(tmp_path_factory) -> dict:
+    """Run the oxidation part of the small study at screen into a fresh database, once per session."""
+    work = tmp_path_factory.mktemp("ox_run")
+    db = work / "db"
+    # One torch thread: on a shared 2-core machine two intra-op threads per process oversubscribe the
+    # cores and made this run 5x slower (measured); alone, one thread costs little for ~55-atom cells.
+    result = spillover("run", str(OX_STUDY), "--only", "oxidation", "--db", str(db), "--scratch", str(work / "scratch"),
+                       cwd=work, env={"OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = spillover("table", "oxidation", "--db", str(db), "--format", "json")
+    assert table.returncode == 0, table.stderr
+    return {"db": db, "work": work, "stdout": result.stdout, "rows": json.loads(table.stdout)}
+
+
+def _out(store, uuid: str) -> dict:
+    return store.query_one({"uuid": uuid}, properties=["output"])["output"]
+
+
+def test_chain_yields_rows_for_both_supports(ox_run):
+    rows = ox_run["rows"]
+    assert {r["support"] for r in rows} == {"rutile-110", "anatase-101"}
+    assert sorted((r["support"], r["n_O"]) for r in rows) == [
+        ("anatase-101", 1), ("anatase-101", 2), ("rutile-110", 1), ("rutile-110", 2),
+    ]
+    for r in rows:
+        assert JSON_KEYS <= set(r)
+        assert r["preset"] == "screen" and r["o2_reference"] == "corrected"
+        assert r["delta_gamma_eV_per_A2"] == pytest.approx(r["gamma_interface_eV_per_A2"] - r["gamma_surface_eV_per_A2"])
+        assert r["gamma_interface_J_per_m2"] == pytest.approx(16.0218 * r["gamma_interface_eV_per_A2"], rel=1e-5)
+        assert 50 < r["area_A2"] < 65
+    assert "Oxidation energetics" in ox_run["stdout"] and "| anatase-101 |" in ox_run["stdout"]
+
+
+def test_every_gamma_equals_a_recomputation_from_stored_documents(ox_run):
+    store = connect(ox_run["db"], create=False)
+    for row in ox_run["rows"]:
+        ids = row["job_ids"]
+        clean, o2 = _out(store, ids["clean"]), _out(store, ids["o2"])
+        shift = _out(store, ids["o2_correction"])["shift_eV_per_O"]
+        vib = _out(store, ids["o2_vibration"])
+        assert vib["is_real"] and 1000 < vib["frequency_cm"] < 2000
+        gas = IdealGasThermo([vib["frequency_eV"]], "linear", atoms=Atoms("O2", [[0, 0, 0], [0, 0, vib["bond_A"]]]),
+                             symmetrynumber=2, spin=1)
+        dmu = 0.5 * (gas.get_gibbs_energy(300.0, 1e5, verbose=False) - gas.get_ZPE_correction())
+        mu_o = 0.5 * o2["energy_eV"] + shift + dmu
+        m = np.array(clean["structure"]["lattice"]["matrix"])
+        area = float(np.linalg.norm(np.cross(m[0], m[1])))
+        assert row["area_A2"] == pytest.approx(area)
+        gammas = {}
+        for placement in ("interface", "surface"):
+            conf = _out(store, ids[placement])
+            assert conf["preset"] == clean["preset"] == o2["preset"] == "screen"
+            n = sum(1 for p in conf["part"] if p == -1)
+            assert n == row["n_O"] and conf["metadata"]["oxidation"]["placement"] == placement
+            gammas[placement] = (conf["energy_eV"] - clean["energy_eV"] - n * mu_o) / area
+            assert row[f"gamma_{placement}_eV_per_A2"] == pytest.approx(gammas[placement], rel=1e-9, abs=1e-12)
+        assert row["delta_gamma_eV_per_A2"] == pytest.approx(gammas["interface"] - gammas["surface"], abs=1e-12)
+
+
+def test_lowest_configuration_is_kept_and_all_stay_in_the_database(ox_run):
+    store = connect(ox_run["db"], create=False)
+    for row in ox_run["rows"]:
+        summary = _out(store, row["job_ids"]["summary"])
+        assert summary["doc_type"] == "oxidation" and not summary["failed_job_ids"]
+        for placement in ("interface", "surface"):
+            same = [c for c in summary["configurations"] if c["placement"] == placement and c["n_O"] == row["n_O"]]
+            energies = {c["job_id"]: _out(store, c["job_id"])["energy_eV"] for c in same}
+            assert row["job_ids"][placement] == min(energies, key=energies.get)
+    gens = list(store.query({"output.doc_type": "oxidation-configurations"}, properties=["output"]))
+    assert len(gens) == 2
+    for gen in gens:
+        out = gen["output"]
+        assert out["n_values"] == [1, 2] and out["capacity"]["interface"] >= 2
+        assert all(store.query_one({"uuid": c["job_id"]}) for c in out["configurations"])
+
+
+def test_o2_correction_is_fitted_from_stored_bulks(ox_run):
+    store = connect(ox_run["db"], create=False)
+    result = spillover("table", "o2-reference", "--db", str(ox_run["db"]), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert {r["name"] for r in rows} == {"rutile", "anatase", "RuO2"}
+    num = den = 0.0
+    for r in rows:
+        oxide, metal = _out(store, r["oxide_job_id"]), _out(store, r["metal_job_id"])
+        o2 = _out(store, _out(store, r["job_id"])["o2_job_id"])
+        raw = oxide["energy_eV"] / (oxide["natoms"] / 3) - metal["energy_per_atom_eV"] - o2["energy_eV"]
+        assert r["dHf_raw_eV"] == pytest.approx(raw)
+        num, den = num + 2 * (raw - r["dHf_exp_eV"]), den + 4
+    assert rows[0]["shift_eV_per_O"] == pytest.approx(num / den)
+    assert any(abs(r["dHf_corrected_eV"] - r["dHf_raw_eV"]) > 0.05 for r in rows)  # the correction is visible
+
+
+def test_table_at_other_conditions_and_formats(ox_run):
+    db = str(ox_run["db"])
+    hot = json.loads(spillover("table", "oxidation", "--db", db, "--format", "json", "--T", "900", "--p", "1e-5").stdout)
+    raw = json.loads(spillover("table", "oxidation", "--db", db, "--format", "json", "--reference", "raw").stdout)
+    for base, h, r in zip(ox_run["rows"], hot, raw):
+        ddmu = h["dmu_O_eV"] - base["dmu_O_eV"]
+        assert ddmu < -0.5
+        assert h["gamma_surface_eV_per_A2"] - base["gamma_surface_eV_per_A2"] == pytest.approx(-base["n_O"] * ddmu / base["area_A2"])
+        assert h["delta_gamma_eV_per_A2"] == pytest.approx(base["delta_gamma_eV_per_A2"])  # same n: no dmu dependence
+        assert r["o2_reference"] == "raw" and r["job_ids"]["o2_correction"] is None
+        assert r["gamma_interface_eV_per_A2"] - base["gamma_interface_eV_per_A2"] == pytest.approx(
+            base["n_O"] * base["o2_shift_eV_per_O"] / base["area_A2"])
+    md = spillover("table", "oxidation", "--db", db)
+    assert md.returncode == 0 and "onset Δμ_O (eV)" in md.stdout and "| rutile-110" in md.stdout
+    for fmt, marker in (("csv", "support,n O"), ("latex", r"\begin{tabular}")):
+        out = spillover("table", "oxidation", "--db", db, "--format", fmt)
+        assert out.returncode == 0 and marker in out.stdout
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_plot(ox_run, tmp_path, suffix):
+    out = tmp_path / f"gamma{suffix}"
+    result = spillover("plot", "oxidation", "--db", str(ox_run["db"]), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.stat().st_size > 10_000
+
+
+# -- bad input: one line, exit 2, nothing written --------------------------------------------------
+
+
+def _assert_clean_error(result, field: str) -> None:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr and field in lines[0], result.stderr
+    assert result.stdout == ""
+
+
+def _study(tmp_path, **oxidation) -> str:
+    data = yaml.safe_load(OX_STUDY.read_text())
+    data["oxidation"].update(oxidation)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"interfaces": ["brookite-101/Ru-0001"]}, "oxidation.interfaces"),
+        ({"interfaces": ["rutile-110/RuO2-110/Ru-0001"]}, "oxidation.interfaces[0]"),
+        ({"n_max": 40}, "oxidation.n_max"),
+        ({"n_max": 0}, "oxidation.n_max"),
+        ({"temperatures_K": [300, 0]}, "oxidation.temperatures_K[1]"),
+        ({"pressures_bar": [-1.0]}, "oxidation.pressures_bar[0]"),
+    ],
+)
+def test_bad_study_writes_nothing(tmp_path, change, field):
+    db = tmp_path / "db"
+    result = spillover("run", _study(tmp_path, **change), "--only", "oxidation", "--db", str(db), cwd=tmp_path)
+    _assert_clean_error(result, field)
+    assert not db.exists() and not (tmp_path / "spillover-scratch").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "field"),
+    [
+        (["table", "oxidation", "--T", "0"], "--T"),
+        (["table", "oxidation", "--T", "-50"], "--T"),
+        (["table", "oxidation", "--p", "0"], "--p"),
+        (["table", "oxidation", "--p", "-1e-3"], "--p"),
+        (["table", "oxidation", "--support", "brookite-101"], "--support"),
+        (["table", "oxidation", "--format", "xml"], "--format"),
+        (["table", "oxidation", "--reference", "magic"], "--reference"),
+        (["plot", "oxidation", "-o", "gamma.txt"], "--output"),
+    ],
+)
+def test_bad_table_and_plot_options(tmp_path, argv, field):
+    db = tmp_path / "db"
+    connect(db)  # an empty database: the option is refused before it is read
+    before = db_snapshot(db)
+    _assert_clean_error(spillover(*argv, "--db", str(db), cwd=tmp_path), field)
+    assert db_snapshot(db) == before and not (tmp_path / "gamma.txt").exists()
+
+
+def test_table_from_database_without_oxidation_results(tmp_path):
+    db = tmp_path / "db"
+    connect(db)
+    for argv in (["table", "oxidation"], ["table", "o2-reference"], ["plot", "oxidation", "-o", str(tmp_path / "g.png")]):
+        _assert_clean_error(spillover(*argv, "--db", str(db)), "--db")
+    _assert_clean_error(spillover("table", "oxidation", "--db", str(tmp_path / "none")), "db")
+    assert not (tmp_path / "none").exists() and not (tmp_path / "g.png").exists()
