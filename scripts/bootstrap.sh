@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 VENV=.venv
 PYTHON=${PYTHON:-python3}
-DEB_PACKAGES=(libxc-dev libopenblas-dev pkg-config slurm-wlm munge)
+# openmpi: GPAW compiles with MPI when mpic++ is on PATH, so queue jobs with several tasks run its ranks.
+DEB_PACKAGES=(libxc-dev libopenblas-dev pkg-config openmpi-bin libopenmpi-dev slurm-wlm munge)
 TORCH_VERSION=2.13.0
 EXTRAS=${SPILLOVER_EXTRAS:-all,test}
 
@@ -31,7 +32,7 @@ fi
 
 # Reinstall only when the package definition or the pinned versions change.
 stamp="$VENV/.spillover-installed"
-want=$(cat pyproject.toml requirements/constraints.txt | sha256sum | cut -c1-16)-$EXTRAS
+want=$(cat pyproject.toml requirements/constraints.txt scripts/bootstrap.sh | sha256sum | cut -c1-16)-$EXTRAS
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     exit 0
 fi
@@ -45,5 +46,11 @@ fi
 # GPAW's C sources compile as C++17: CC=g++ is required for the gpaw build.
 say "installing spillover[$EXTRAS] (first time: a few minutes, GPAW compiles)"
 CC=g++ "$VENV/bin/pip" install -q -c requirements/constraints.txt -e ".[$EXTRAS]"
+# pip may reuse a GPAW wheel it built earlier without MPI: rebuild it once if so.
+if command -v mpic++ >/dev/null && "$VENV/bin/python" -c "import gpaw" 2>/dev/null \
+        && ! "$VENV/bin/python" -c "import _gpaw, sys; sys.exit(not hasattr(_gpaw, 'Communicator'))" 2>/dev/null; then
+    say "rebuilding GPAW with MPI"
+    CC=g++ "$VENV/bin/pip" install -q --no-cache-dir --force-reinstall --no-deps -c requirements/constraints.txt gpaw
+fi
 echo "$want" > "$stamp"
 say "done"

@@ -30,6 +30,8 @@ OPTIMIZERS = ("FIRE", "BFGS", "LBFGS", "BFGSLineSearch", "LBFGSLineSearch", "MDM
 CHGNET_KEYS = ("model_name", "use_device", "stress_weight")
 # Keys GPAW's ASE calculator accepts besides the DFT parameters.
 GPAW_EXTRA_KEYS = ("txt",)
+# Set by queue jobs with several tasks (spillover.submit.mpi_command): GPAW then runs in MPI ranks.
+MPI_COMMAND_ENV = "SPILLOVER_MPI_COMMAND"
 
 
 class RelaxSettings(BaseModel):
@@ -256,11 +258,46 @@ def make_calculator(preset: Preset, atoms: Atoms | None = None) -> tuple[Calcula
         model = _chgnet_model(params["model_name"], params["use_device"])
         extra = {k: v for k, v in params.items() if k not in ("model_name", "use_device")}
         return CHGNetCalculator(model=model, use_device=params["use_device"], **extra), params
-    from gpaw import GPAW
-
     if atoms is not None and "dipolelayer" in params.get("poissonsolver", {}):
         atoms.pbc = [True, True, False]
+    mpi_command = os.environ.get(MPI_COMMAND_ENV)
+    if mpi_command:
+        return gpaw_in_mpi_ranks(params, mpi_command), params
+    from gpaw import GPAW
+
     return GPAW(**params), params
+
+
+def gpaw_in_mpi_ranks(params: dict[str, Any], mpi_command: str) -> Calculator:
+    """GPAW running in MPI ranks behind ASE's subprocess calculator.
+
+    The ranks start as ``<mpi_command> python -m gpaw python -m ase.calculators.subprocesscalculator``
+    (``mpi_command`` is e.g. ``srun --ntasks=64``, exported by a queue job as
+    ``SPILLOVER_MPI_COMMAND``). The optimizer and the database writes stay in the serial job; GPAW's
+    ``parallel`` keyword splits k-points, domains and bands over the ranks. GPAW must be built with
+    MPI (``mpic++`` on ``PATH`` when it compiles). :func:`close_calculator` ends the ranks; they are
+    also ended when the Python process exits.
+    """
+    import atexit
+    import shlex
+    import sys
+
+    from ase.calculators.subprocesscalculator import MPICommand, NamedPackedCalculator, PythonSubProcessCalculator
+
+    argv = [*shlex.split(mpi_command), sys.executable, "-m", "gpaw", "python",
+            "-m", "ase.calculators.subprocesscalculator", "standard"]
+    calc = PythonSubProcessCalculator(NamedPackedCalculator("gpaw", params), MPICommand(argv)).__enter__()
+    atexit.register(close_calculator, calc)
+    return calc
+
+
+def close_calculator(calc: Calculator) -> None:
+    """End the MPI ranks behind a calculator of :func:`gpaw_in_mpi_ranks`; nothing for any other.
+
+    Safe to call more than once.
+    """
+    if getattr(calc, "protocol", None) is not None and hasattr(calc, "mpi_command"):
+        calc.__exit__(None, None, None)
 
 
 def get_calculator(preset: str, atoms: Atoms | None = None, **overrides: Any) -> Calculator:

@@ -39,11 +39,17 @@ def fixed_indices(atoms: Atoms) -> list[int]:
     return sorted(fixed)
 
 
+HASH_IGNORED_KEYS = ("parallel", "txt")
+
+
 def content_hash(atoms: Atoms, parameters: dict[str, Any], task: dict[str, Any]) -> str:
     """SHA-256 of a structure, its calculator parameters and the task settings.
 
-    Positions are rounded to 1e-5 Å so that a re-serialised structure hashes the same.
+    Positions are rounded to 1e-5 Å so that a re-serialised structure hashes the same. Keys that
+    do not change the result (:data:`HASH_IGNORED_KEYS`: GPAW's ``parallel`` layout and ``txt``
+    file) are left out, so a run on 64 MPI ranks hashes like the same run in serial.
     """
+    parameters = {k: v for k, v in parameters.items() if k not in HASH_IGNORED_KEYS}
     payload = {
         "numbers": atoms.numbers.tolist(),
         "positions": np.round(atoms.positions, 5).tolist(),

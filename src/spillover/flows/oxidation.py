@@ -216,7 +216,7 @@ def o2_vibrations(o2: dict, o2_id: str, preset: str, preset_overrides: dict, del
     from ase.vibrations import Vibrations
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from spillover.calculators import load_preset, make_calculator
+    from spillover.calculators import close_calculator, load_preset, make_calculator
     from spillover.schemas import as_structure
 
     o2 = _plain(o2)
@@ -225,10 +225,13 @@ def o2_vibrations(o2: dict, o2_id: str, preset: str, preset_overrides: dict, del
     with contextlib.redirect_stdout(io.StringIO()):
         calc, params = make_calculator(resolved, atoms)
     atoms.calc = calc
-    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
-        vib = Vibrations(atoms, name=str(Path(tmp) / "vib"), delta=delta, nfree=2)
-        vib.run()
-        energies = np.asarray(vib.get_energies(), dtype=complex)
+    try:
+        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+            vib = Vibrations(atoms, name=str(Path(tmp) / "vib"), delta=delta, nfree=2)
+            vib.run()
+            energies = np.asarray(vib.get_energies(), dtype=complex)
+    finally:
+        close_calculator(calc)  # GPAW in MPI ranks: end them with the job
     stretch = energies[np.argmax(np.abs(energies))]
     real = abs(stretch.imag) < 1e-8 and stretch.real > 0
     freq = float(abs(stretch))

@@ -14,7 +14,7 @@ from jobflow import job
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from spillover.calculators import Preset, load_preset, make_calculator
+from spillover.calculators import Preset, close_calculator, load_preset, make_calculator
 from spillover.schemas import CalcDoc, IonicStep, as_structure, content_hash, fixed_indices, package_versions
 
 
@@ -110,9 +110,12 @@ class RelaxMaker(AseRelaxMaker):
         free[fixed] = False
 
         relaxer = AseRelaxer(calc, optimizer=preset.relax.optimizer, relax_cell=self.relax_cell)
-        result = relaxer.relax(
-            atoms, fmax=fmax, steps=steps, final_atoms_object_file=None, use_emmet_models=False
-        )
+        try:
+            result = relaxer.relax(
+                atoms, fmax=fmax, steps=steps, final_atoms_object_file=None, use_emmet_models=False
+            )
+        finally:
+            close_calculator(calc)  # GPAW in MPI ranks: the ranks end with the job
         ionic = _ionic_steps(result.trajectory, free)
         if ionic and ionic[-1].energy_eV > ionic[0].energy_eV + ENERGY_RISE_TOLERANCE_EV:
             raise RelaxationFailed(
