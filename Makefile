@@ -7,7 +7,7 @@ PRESET ?= screen
 DB ?= spillover-db
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench clean-db slurm-up slurm-down
+.PHONY: install demo test bench bench-neb clean-db slurm-up slurm-down
 
 install:
 	@bash scripts/bootstrap.sh
@@ -20,6 +20,11 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/run.py
+
+# The NEB fidelity ladder (GPAW bands from IDPP vs from the screen band): tens of GPAW calls,
+# so not part of `make bench`; run on an idle machine.
+bench-neb: install
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/neb_ladder.py
 
 clean-db:
 	rm -rf $(DB) spillover-scratch

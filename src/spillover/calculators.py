@@ -57,6 +57,26 @@ class SlabSettings(BaseModel):
     )
 
 
+NEB_OPTIMIZERS = ("FIRE", "BFGS", "LBFGS", "MDMin")
+NEB_METHODS = ("improvedtangent", "aseneb", "eb", "spline", "string")
+
+
+class NebSettings(BaseModel):
+    """Nudged-elastic-band settings of a preset (ase.mep.NEB); a study or job may override them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_images: int = Field(5, ge=1, description="Intermediate images between the two endpoints.")
+    spring_constant: float = Field(0.1, gt=0, description="Spring constant k between images (eV/Å²).")
+    fmax: float = Field(0.05, gt=0, description="Force threshold on every image, climbing image included (eV/Å).")
+    steps: int = Field(300, ge=0, description="Maximum optimizer steps of the band.")
+    optimizer: Literal[NEB_OPTIMIZERS] = Field("FIRE", description="ASE optimizer of the band.")  # type: ignore[valid-type]
+    climb: bool = Field(True, description="Climbing image on the highest image (Henkelman 2000).")
+    method: Literal[NEB_METHODS] = Field(  # type: ignore[valid-type]
+        "improvedtangent", description="ase.mep.NEB tangent/spring method; improvedtangent is the standard."
+    )
+
+
 class Preset(BaseModel):
     """A fully resolved calculator preset."""
 
@@ -70,6 +90,7 @@ class Preset(BaseModel):
     gpaw: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of gpaw.GPAW.")
     relax: RelaxSettings = Field(default_factory=RelaxSettings)
     slab: SlabSettings = Field(default_factory=SlabSettings)
+    neb: NebSettings = Field(default_factory=NebSettings)
     hubbard_u: dict[str, float] | None = Field(
         None, description="Hubbard U (eV) on the d shell per element, e.g. {Ti: 4.0}; GPAW only."
     )
@@ -235,7 +256,6 @@ def _chgnet_model(model_name: str, use_device: str):
     # OMP_NUM_THREADS, when set, is the user's choice and torch already follows it.
     if "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(1)
-
 
     return CHGNet.load(model_name=model_name, use_device=use_device, verbose=False)
 

@@ -36,11 +36,16 @@ class _ProgressHandler(logging.Handler):
         super().__init__(logging.INFO)
         self.progress, self.task_id = progress, task_id
         self.failures: list[tuple[str, str]] = []
+        self.started = 0
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         if match := _STARTED.match(message):
-            self.progress.update(self.task_id, description=match.group(1))
+            self.started += 1
+            # jobs a job adds at run time (e.g. one per oxidation configuration) raise the total
+            task = next(t for t in self.progress.tasks if t.id == self.task_id)
+            total = max(task.total or 0, self.started)
+            self.progress.update(self.task_id, description=match.group(1), total=total)
         elif _FINISHED.match(message):
             self.progress.advance(self.task_id)
         elif " failed with exception" in message:
@@ -108,4 +113,12 @@ def run_study(study: Study, preset: str, db: str | None = None, scratch: Path | 
         if o2_rows:
             print(f"\nO2 reference: formation energies and fitted shift per O ({preset})\n")
             print(render(o2_rows, ox.O2_COLUMNS, "md"))
+    if "barriers" in study.analyses:
+        from spillover.analysis.barriers import COLUMNS as BARRIER_COLUMNS
+        from spillover.analysis.barriers import barrier_rows
+
+        rows = barrier_rows(store, run_id=run_id)
+        if rows:
+            print(f"\nVacancy migration barriers (run {run_id}; database {describe(db)})\n")
+            print(render(rows, BARRIER_COLUMNS, "md"))
     return 1 if handler.failures else 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -14,8 +14,8 @@ from spillover.errors import InputError
 BulkName = Literal["rutile", "anatase", "RuO2", "Ru", "Ti"]
 SupportName = Literal["rutile-110", "anatase-101"]
 FilmName = Literal["Ru-0001", "RuO2-110"]
-AnalysisName = Literal["lattice-match", "oxidation"]
-ANALYSES: tuple[str, ...] = ("lattice-match", "oxidation")
+AnalysisName = Literal["lattice-match", "oxidation", "barriers"]
+ANALYSES: tuple[str, ...] = ("lattice-match", "oxidation", "barriers")
 
 # The bulk each facet is cut from.
 FACET_BULK = {"rutile-110": "rutile", "anatase-101": "anatase", "Ru-0001": "Ru", "RuO2-110": "RuO2"}
@@ -135,6 +135,74 @@ class OxidationSettings(_Strict):
         return value
 
 
+BarrierRegion = Literal[
+    "rutile-bulk", "rutile-110", "anatase-bulk", "anatase-101", "interfacial-RuO2", "across-interface"
+]
+BARRIER_REGIONS: tuple[str, ...] = get_args(BarrierRegion)
+
+
+class BarrierSettings(_Strict):
+    """Vacancy-migration barriers: which regions, which hops, and the band settings."""
+
+    regions: list[BarrierRegion] = Field(
+        default_factory=lambda: list(BARRIER_REGIONS), min_length=1,
+        description="Regions whose symmetry-distinct vacancy hops are computed.",
+    )
+    cutoff_A: float = Field(3.0, gt=0, le=6.0, description="Longest O-O hop considered (Å).")
+    supercell: dict[BarrierRegion, tuple[int, int, int]] = Field(
+        default_factory=dict,
+        description="Repetition per region (bulk cell, or surface cell with 1 last); default: the smallest "
+        "whose cell widths exceed 2 x cutoff_A.",
+    )
+    slab_layers: int = Field(6, ge=2, description="Layers of the r-TiO2(110) and a-TiO2(101) slabs.")
+    hop_layers: int = Field(5, ge=2, description="Outer slab layers whose layer k+1 -> k hops are computed.")
+    fixed_layers: int = Field(1, ge=0, description="Bottom layers held fixed in slabs and interfaces.")
+    vacuum: float = Field(12.0, gt=0, description="Vacuum of slab and interface hosts (Å).")
+    interface_support_layers: int = Field(3, ge=2, description="r-TiO2(110) layers under the interfacial RuO2.")
+    max_hops: int | dict[BarrierRegion, int] | None = Field(
+        None,
+        description="Most hops per region, shortest first (in slab regions: per layer pair k+1 -> k); one number "
+        "for every region or one per region (regions not named: all hops); null: all hops.",
+    )
+    n_images: int | None = Field(None, ge=1, description="Intermediate images; null: the preset's neb.n_images.")
+    fmax: float | None = Field(None, gt=0, description="Band force threshold (eV/Å); null: the preset's.")
+    steps: int | None = Field(None, ge=0, description="Most band optimizer steps; null: the preset's.")
+    optimizer: Literal["FIRE", "BFGS", "LBFGS", "MDMin"] | None = Field(None, description="Band optimizer; null: the preset's.")
+    spring_constant: float | None = Field(None, gt=0, description="Spring constant (eV/Å²); null: the preset's.")
+    relax_endpoints: bool = Field(True, description="Relax both endpoints before the band (else single points).")
+    dft_preset: str | None = Field(
+        None, description="Also run every hop at this preset (e.g. gpaw-production), starting from the band of "
+        "the run's preset (the fidelity ladder).",
+    )
+    dft_preset_overrides: dict = Field(default_factory=dict, description="Overrides of dft_preset.")
+
+    @field_validator("max_hops", mode="before")
+    @classmethod
+    def _check_max_hops(cls, value: object) -> object:
+        allowed = f"a whole number >= 1, or a mapping of {', '.join(BARRIER_REGIONS)} to such numbers, or null"
+        limits = value.items() if isinstance(value, dict) else [("", value)] if value is not None else []
+        for region, limit in limits:
+            if region and region not in BARRIER_REGIONS:
+                raise ValueError(f"unknown region {region!r} (allowed: {allowed})")
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+                raise ValueError(f"{limit!r} is not a hop count (allowed: {allowed})")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> BarrierSettings:
+        if self.hop_layers + self.fixed_layers > self.slab_layers:
+            raise ValueError(
+                f"hop_layers ({self.hop_layers}) + fixed_layers ({self.fixed_layers}) exceed slab_layers "
+                f"({self.slab_layers}); the hopping layers must be free"
+            )
+        if self.fixed_layers >= self.interface_support_layers:
+            raise ValueError("fixed_layers must be below interface_support_layers")
+        for region, rep in self.supercell.items():
+            if min(rep) < 1:
+                raise ValueError(f"supercell.{region}: repeats must be >= 1")
+        return self
+
+
 class Study(_Strict):
     """A study file (``workflows/*.yaml``)."""
 
@@ -147,6 +215,7 @@ class Study(_Strict):
     lattice_match: LatticeMatchSettings = Field(default_factory=LatticeMatchSettings)
     interface_model: InterfaceModelSettings = Field(default_factory=InterfaceModelSettings)
     oxidation: OxidationSettings = Field(default_factory=OxidationSettings)
+    barriers: BarrierSettings = Field(default_factory=BarrierSettings)
     analyses: list[AnalysisName] = Field(default_factory=lambda: list(ANALYSES), description="Analyses to run.")
 
     @model_validator(mode="after")
@@ -240,6 +309,12 @@ def preflight(study: Study, preset: str) -> None:
                     max_area=study.lattice_match.max_area_A2,
                     max_strain_percent=study.lattice_match.max_strain_percent,
                 )
+    if "barriers" in study.analyses:
+        band = {k: getattr(study.barriers, k) for k in ("n_images", "spring_constant", "fmax", "steps", "optimizer")}
+        band = {k: v for k, v in band.items() if v is not None}
+        load_preset(preset, {**study.preset_overrides, "neb": {**study.preset_overrides.get("neb", {}), **band}})
+        if study.barriers.dft_preset:
+            load_preset(study.barriers.dft_preset, study.barriers.dft_preset_overrides or None)
 
 
 def build_flow(study: Study, preset: str | None = None, run_id: str | None = None):
@@ -282,6 +357,11 @@ def build_flow(study: Study, preset: str | None = None, run_id: str | None = Non
 
         # adds the bulk relaxations the O2 correction needs (Ti, RuO2, ...) to bulk_jobs
         jobs += oxidation_jobs(study, bulk_jobs, preset, interfaces_by_label)
+    if "barriers" in study.analyses:
+        from spillover.flows.barriers import barrier_jobs
+
+        # adds the bulk relaxations its regions need to bulk_jobs
+        jobs += barrier_jobs(study, bulk_jobs, preset)
     flow = Flow(jobs, name=f"{study.name} ({preset})")
     flow.update_metadata({"study": study.name, "preset": preset, "run_id": run_id or new_run_id()})
     return flow

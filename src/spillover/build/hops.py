@@ -1,0 +1,692 @@
+"""Oxygen-vacancy sites and symmetry-distinct vacancy hops of a host structure.
+
+Symmetry comes from spglib through pymatgen's :class:`SpacegroupAnalyzer`. Each symmetry
+operation of the host becomes a permutation of its atoms plus the lattice translation every
+atom picks up; only operations that keep the host's labels (species, the ``layer`` and
+``part`` arrays, fixed atoms) are kept, so the two faces of a slab with a fixed bottom, or
+the support and the film of an interface, are never mixed. Sites and hops are grouped by
+their orbits under those permutations: two hops are equivalent when an operation maps one
+onto the other (in either direction), never because their coordinates look alike.
+
+A hop ``j -> i`` moves the O atom at site ``j`` into the vacancy at site ``i``; the vacancy
+goes the other way. Its initial state has the vacancy at ``i``, its final state at ``j``.
+For slabs the hops are oriented outward (the O moves from layer k+1 to layer k, the vacancy
+inward), which is the direction of oxygen spillover.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from ase import Atoms
+
+from spillover.errors import InputError
+
+#: Regions of the barrier study: support, bulks needed, what the host is.
+REGIONS: dict[str, dict] = {
+    "rutile-bulk": {"support": "r-TiO2", "bulks": ("rutile",), "host": "r-TiO2 bulk supercell"},
+    "rutile-110": {"support": "r-TiO2", "bulks": ("rutile",), "host": "r-TiO2(110) slab, layer k+1 -> k"},
+    "anatase-bulk": {"support": "a-TiO2", "bulks": ("anatase",), "host": "a-TiO2 bulk supercell"},
+    "anatase-101": {"support": "a-TiO2", "bulks": ("anatase",), "host": "a-TiO2(101) slab, layer k+1 -> k"},
+    "interfacial-RuO2": {"support": "r-TiO2", "bulks": ("rutile", "RuO2"), "host": "inside RuO2(110) on r-TiO2(110)"},
+    "across-interface": {
+        "support": "r-TiO2", "bulks": ("rutile", "RuO2"), "host": "support top layer -> interfacial RuO2",
+    },
+}
+SLAB_OF_REGION = {"rutile-110": "rutile-110", "anatase-101": "anatase-101"}
+BULK_OF_REGION = {"rutile-bulk": "rutile", "anatase-bulk": "anatase"}
+PART_NAMES = {0: "TiO2", 1: "RuO2"}
+DEFAULT_SYMPREC = 0.05
+_WIDTH_MARGIN = 0.05  # Å beyond 2 x cutoff, so that no hop can reach two images of a site
+
+
+@dataclass
+class VacancySite:
+    """A symmetry-distinct vacancy site and the sites it stands for.
+
+    Attributes
+    ----------
+    index
+        Representative atom index in the host.
+    equivalent
+        Every atom index of its orbit (the representative included), sorted.
+    symbol, layer, part
+        Element, layer index (1 = outermost) and part (0 support, 1 film) of the site;
+        ``None`` where the host has no such array.
+    """
+
+    index: int
+    equivalent: list[int]
+    symbol: str = "O"
+    layer: int | None = None
+    part: int | None = None
+
+
+@dataclass
+class Hop:
+    """A vacancy hop: the O at ``from_index`` moves into the vacancy at ``to_index``.
+
+    Attributes
+    ----------
+    from_index, to_index
+        Host indices of the site the O leaves (final vacancy) and the site it fills
+        (initial vacancy).
+    image
+        Lattice translation of ``to_index`` reached by the hop (fractional, integers).
+    distance_A, vector_A
+        Length and Cartesian displacement of the moving O (Å).
+    from_layer, to_layer, from_part, to_part
+        Layer and part of the two sites (``None`` for bulk hosts).
+    equivalent
+        Every hop of the host this one stands for, as ``[from, to, [n1, n2, n3]]``
+        (itself first); each undirected hop appears once.
+    endpoints_equivalent
+        The two sites are in one orbit, so the reaction energy vanishes by symmetry.
+    reverse_equivalent
+        The reversed hop is in the orbit, so the path itself is symmetric.
+    direction
+        Low-index crystal direction of the hop in the bulk cell (e.g. ``[001]``), if any.
+    region
+        Region name of :data:`REGIONS`, if the hop came from :func:`region_hops`.
+    """
+
+    from_index: int
+    to_index: int
+    image: tuple[int, int, int]
+    distance_A: float
+    vector_A: list[float]
+    from_layer: int | None = None
+    to_layer: int | None = None
+    from_part: int | None = None
+    to_part: int | None = None
+    equivalent: list[list] = field(default_factory=list)
+    endpoints_equivalent: bool = False
+    reverse_equivalent: bool = False
+    direction: str | None = None
+    region: str = ""
+
+    @property
+    def multiplicity(self) -> int:
+        """Number of hops of the host this one stands for."""
+        return len(self.equivalent)
+
+    def site_label(self, which: str) -> str:
+        """``L<layer>:O<index>`` (``P<part>`` in front for interfaces) of the 'from' or 'to' site."""
+        index, layer, part = (
+            (self.from_index, self.from_layer, self.from_part)
+            if which == "from"
+            else (self.to_index, self.to_layer, self.to_part)
+        )
+        text = f"O{index}"
+        if layer is not None:
+            text = f"L{layer}:{text}"
+        if part is not None:
+            text = f"{PART_NAMES.get(part, f'part{part}')}:{text}"
+        return text
+
+    @property
+    def label(self) -> str:
+        """Human-readable hop, e.g. ``L2:O40 -> L1:O3 (2.78 Å)`` or ``O5 -> O17 [001] (2.96 Å)``."""
+        text = f"{self.site_label('from')} -> {self.site_label('to')}"
+        if self.direction:
+            text += f" {self.direction}"
+        return f"{text} ({self.distance_A:.2f} Å)"
+
+    def to_dict(self) -> dict:
+        """JSON-safe dictionary, with ``label`` and ``multiplicity`` added."""
+        d = asdict(self)
+        d["image"] = [int(x) for x in self.image]
+        d["label"] = self.label
+        d["multiplicity"] = self.multiplicity
+        return d
+
+
+@dataclass
+class _Symmetry:
+    """Label-preserving symmetry operations of a host as atom permutations."""
+
+    perms: np.ndarray  # (n_ops, n_atoms): operation g maps atom k onto atom perms[g, k]
+    shifts: np.ndarray  # (n_ops, n_atoms, 3): ... plus this lattice translation
+    rotations: np.ndarray  # (n_ops, 3, 3): integer rotations in fractional coordinates
+
+    def orbit_of_site(self, k: int) -> list[int]:
+        return sorted({int(p) for p in self.perms[:, k]})
+
+    def image_hops(self, j: int, i: int, n: np.ndarray) -> list[tuple[int, int, tuple[int, int, int]]]:
+        """Images of the directed hop (j -> i + n) under every operation, in operation order."""
+        new_n = self.shifts[:, i] + np.einsum("gab,b->ga", self.rotations, n) - self.shifts[:, j]
+        return [
+            (int(pj), int(pi), tuple(int(x) for x in nn))
+            for pj, pi, nn in zip(self.perms[:, j], self.perms[:, i], new_n)
+        ]
+
+
+def _labels(atoms: Atoms) -> np.ndarray:
+    """One integer per atom combining element, layer, part and fixed flag."""
+    from spillover.schemas import fixed_indices
+
+    columns = [atoms.numbers]
+    for key in ("layer", "part"):
+        if key in atoms.arrays:
+            columns.append(np.asarray(atoms.arrays[key], dtype=int))
+    fixed = np.zeros(len(atoms), dtype=int)
+    fixed[fixed_indices(atoms)] = 1
+    columns.append(fixed)
+    _, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
+    return inverse.ravel()
+
+
+def host_symmetry(atoms: Atoms, symprec: float = DEFAULT_SYMPREC) -> _Symmetry:
+    """The host's symmetry operations (spglib via pymatgen) that preserve its labels.
+
+    Parameters
+    ----------
+    atoms
+        The host; ``layer``/``part`` arrays and FixAtoms constraints are labels to preserve.
+    symprec
+        Distance tolerance of the symmetry search (Å).
+    """
+    from pymatgen.io.ase import AseAtomsAdaptor
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    plain = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)
+    structure = AseAtomsAdaptor.get_structure(plain)
+    frac = structure.frac_coords
+    labels = _labels(atoms)
+    n = len(structure)
+    perms, shifts, rotations = [], [], []
+    for op in SpacegroupAnalyzer(structure, symprec=symprec).get_symmetry_operations(cartesian=False):
+        moved = op.operate_multi(frac)
+        # which atom sits where the operation puts atom k (pymatgen's periodic distances)
+        dist = structure.lattice.get_all_distances(moved, frac)
+        perm = dist.argmin(axis=1)
+        if dist[np.arange(n), perm].max() > 2 * symprec or len(set(perm.tolist())) != n:
+            continue
+        if not np.array_equal(labels[perm], labels):
+            continue
+        perms.append(perm)
+        shifts.append(np.rint(moved - frac[perm]).astype(int))
+        rotations.append(np.rint(op.rotation_matrix).astype(int))
+    return _Symmetry(np.array(perms), np.array(shifts), np.array(rotations))
+
+
+def vacancy_sites(
+    atoms: Atoms,
+    element: str = "O",
+    allow: Callable[[int], bool] | None = None,
+    symprec: float = DEFAULT_SYMPREC,
+) -> list[VacancySite]:
+    """Symmetry-distinct sites of ``element``, each with the sites it stands for.
+
+    Parameters
+    ----------
+    atoms
+        Host structure (bulk supercell, slab with ``layer``, interface with ``part``).
+    element
+        Element whose sites are vacancy sites.
+    allow
+        Keep only sites ``k`` with ``allow(k)`` true (e.g. the outer layers of a slab).
+    symprec
+        Symmetry tolerance (Å).
+
+    Returns
+    -------
+    list of VacancySite
+        Sorted by (part, layer, index); the representative is the first allowed index.
+    """
+    sym = host_symmetry(atoms, symprec)
+    seen: set[int] = set()
+    sites = []
+    for k in np.flatnonzero(np.array(atoms.get_chemical_symbols()) == element):
+        k = int(k)
+        if k in seen or (allow and not allow(k)):
+            continue
+        orbit = sym.orbit_of_site(k)
+        seen.update(orbit)
+        sites.append(VacancySite(k, orbit, element, *_layer_part(atoms, k)))
+    return sorted(sites, key=lambda s: (s.part or 0, s.layer or 0, s.index))
+
+
+def _layer_part(atoms: Atoms, k: int) -> tuple[int | None, int | None]:
+    layer = int(atoms.arrays["layer"][k]) if "layer" in atoms.arrays else None
+    part = int(atoms.arrays["part"][k]) if "part" in atoms.arrays else None
+    return layer, part
+
+
+def cell_widths(atoms: Atoms) -> np.ndarray:
+    """Distances between opposite faces of the cell (Å), one per cell vector."""
+    cell = np.asarray(atoms.cell)
+    volume = abs(np.linalg.det(cell))
+    return np.array([volume / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3])) for k in range(3)])
+
+
+def supercell_for_cutoff(
+    atoms: Atoms, cutoff: float, directions: tuple[bool, bool, bool] = (True, True, True)
+) -> tuple[int, int, int]:
+    """Smallest diagonal repetition whose cell widths all exceed ``2 * cutoff``.
+
+    Then no hop shorter than the cutoff can reach two periodic images of one site, and the
+    minimum-image path between the two endpoints is the hop.
+    """
+    widths = cell_widths(atoms)
+    need = 2 * cutoff + _WIDTH_MARGIN
+    return tuple(int(math.ceil(need / w)) if d else 1 for w, d in zip(widths, directions))  # type: ignore[return-value]
+
+
+def _check_cutoff(cutoff: float) -> None:
+    if not isinstance(cutoff, (int, float, np.number)) or not math.isfinite(cutoff) or cutoff <= 0:
+        raise InputError("cutoff", f"must be a positive number of Å, got {cutoff!r}", "> 0, e.g. 3.0")
+
+
+def _direction(
+    vector: np.ndarray, unit_cell: np.ndarray | None, max_index: int = 1, tol_deg: float = 1.0
+) -> str | None:
+    """The low-index direction [uvw] of the unit cell parallel to ``vector`` (up to sign), if any."""
+    if unit_cell is None:
+        return None
+    v = np.asarray(vector, dtype=float)
+    best = None
+    rng = range(-max_index, max_index + 1)
+    for uvw in ((a, b, c) for a in rng for b in rng for c in rng):
+        if not any(uvw) or math.gcd(*(abs(x) for x in uvw)) != 1:
+            continue
+        w = np.asarray(uvw) @ unit_cell
+        cos = abs(v @ w) / (np.linalg.norm(v) * np.linalg.norm(w))
+        angle = math.degrees(math.acos(min(1.0, cos)))
+        if angle < tol_deg:
+            sign = 1 if v @ w > 0 else -1
+            uvw = tuple(sign * x for x in uvw)
+            key = (sum(abs(x) for x in uvw), angle)
+            if best is None or key < best[0]:
+                best = (key, uvw)
+    if best is None:
+        return None
+    return "[" + "".join(f"-{-x}" if x < 0 else str(x) for x in best[1]) + "]"
+
+
+def _neighbour_pairs(
+    atoms: Atoms, cutoff: float, element: str, only: tuple[int, int] | None = None
+) -> list[tuple[int, int, tuple[int, int, int], float]]:
+    """All (j, i, image, distance) with both atoms ``element`` closer than ``cutoff`` (pymatgen neighbour list).
+
+    ``only`` restricts the result (and the check below) to one pair ``(j, i)``.
+
+    Raises
+    ------
+    InputError
+        A pair within the cutoff is reachable through two periodic images (cell too small).
+    """
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    plain = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+    structure = AseAtomsAdaptor.get_structure(plain)
+    sel = np.flatnonzero(np.array(atoms.get_chemical_symbols()) == element)
+    centres, points, images, dists = structure.get_neighbor_list(r=cutoff, sites=[structure[int(k)] for k in sel])
+    centres = sel[centres]
+    pairs: dict[tuple[int, int], list] = {}
+    for c, p, img, d in zip(centres, points, images, dists):
+        if atoms.numbers[p] != atoms.numbers[c] or d < 1e-6:
+            continue
+        pairs.setdefault((int(c), int(p)), []).append((tuple(int(x) for x in img), float(d)))
+    out = []
+    for (j, i), found in pairs.items():
+        if only is not None and (j, i) != tuple(only):
+            continue
+        if i == j or len(found) > 1:
+            dist = ", ".join(f"{d:.2f}" for _, d in sorted(found, key=lambda t: t[1]))
+            suggestion = supercell_for_cutoff(atoms, cutoff, tuple(bool(p) for p in atoms.pbc))
+            raise InputError(
+                "supercell",
+                f"too small for a {cutoff} Å hop cutoff: {element}{j} reaches {element}{i} through "
+                f"{len(found)} periodic images ({dist} Å)",
+                f"cell widths > {2 * cutoff:.2f} Å, i.e. a further repetition {suggestion}",
+            )
+        (img, d), = found
+        out.append((j, i, img, d))
+    return sorted(out, key=lambda t: (round(t[3], 3), t[0], t[1], t[2]))
+
+
+def _undirected(key: tuple[int, int, tuple[int, int, int]]) -> tuple:
+    j, i, n = key
+    return min((j, i, n), (i, j, tuple(-x for x in n)))
+
+
+def _make_hop(atoms: Atoms, sym: _Symmetry, j: int, i: int, n: tuple[int, int, int], d: float, region: str,
+              unit_cell: np.ndarray | None) -> Hop:
+    orbit = sym.image_hops(j, i, np.asarray(n))
+    equivalent, seen = [], set()
+    for key in orbit:
+        u = _undirected(key)
+        if u not in seen:
+            seen.add(u)
+            equivalent.append([key[0], key[1], list(key[2])])
+    reverse = (i, j, tuple(-x for x in n))
+    vector = atoms.positions[i] + np.asarray(n) @ np.asarray(atoms.cell) - atoms.positions[j]
+    fl, fp = _layer_part(atoms, j)
+    tl, tp = _layer_part(atoms, i)
+    return Hop(
+        from_index=j, to_index=i, image=n, distance_A=round(d, 6), vector_A=[float(x) for x in vector],
+        from_layer=fl, to_layer=tl, from_part=fp, to_part=tp, equivalent=equivalent,
+        endpoints_equivalent=i in set(sym.perms[:, j].tolist()), reverse_equivalent=reverse in set(orbit),
+        direction=_direction(vector, unit_cell), region=region,
+    )
+
+
+def _unit_cell(atoms: Atoms) -> np.ndarray | None:
+    rep = atoms.info.get("supercell")
+    if rep is None or "layer" in atoms.arrays:
+        return None
+    return np.asarray(atoms.cell) / np.asarray(rep, dtype=float)[:, None]
+
+
+def enumerate_hops(
+    atoms: Atoms,
+    cutoff: float,
+    allow: Callable[[int, int], bool] | None = None,
+    element: str = "O",
+    symprec: float = DEFAULT_SYMPREC,
+    region: str = "",
+) -> list[Hop]:
+    """Symmetry-distinct vacancy hops of a host up to a cutoff distance.
+
+    Parameters
+    ----------
+    atoms
+        Host structure. ``info["supercell"]`` (the repetition of a bulk cell) lets hops be
+        named by crystal direction.
+    cutoff
+        Longest hop (Å).
+    allow
+        Keep only directed hops ``j -> i`` with ``allow(j, i)`` true (e.g. layer k+1 -> k).
+        ``None`` keeps every hop, each undirected hop once.
+    element
+        The migrating element.
+    symprec
+        Symmetry tolerance (Å).
+    region
+        Region name stored on every hop.
+
+    Returns
+    -------
+    list of Hop
+        One per class of equivalent hops, shortest first, each listing the hops it stands for.
+
+    Raises
+    ------
+    InputError
+        Non-positive cutoff, or a cell so small that a hop within the cutoff is ambiguous.
+    """
+    _check_cutoff(cutoff)
+    sym = host_symmetry(atoms, symprec)
+    unit_cell = _unit_cell(atoms)
+    assigned: set[tuple] = set()
+    hops = []
+    for j, i, n, d in _neighbour_pairs(atoms, cutoff, element):
+        key = (j, i, n)
+        if (allow is not None and not allow(j, i)) or _undirected(key) in assigned:
+            continue
+        hop = _make_hop(atoms, sym, j, i, n, d, region, unit_cell)
+        assigned.update(_undirected((a, b, tuple(c))) for a, b, c in hop.equivalent)
+        hops.append(hop)
+    return hops
+
+
+def hop_between(
+    atoms: Atoms,
+    from_index: int,
+    to_index: int,
+    cutoff: float,
+    symprec: float = DEFAULT_SYMPREC,
+    region: str = "",
+) -> Hop:
+    """The hop of the O at ``from_index`` into a vacancy at ``to_index`` (minimum image).
+
+    Raises
+    ------
+    InputError
+        Bad indices, different elements, a hop longer than ``cutoff``, or a cell so small
+        that two periodic images of ``to_index`` are equally close.
+    """
+    _check_cutoff(cutoff)
+    n_atoms = len(atoms)
+    for name, k in (("from_index", from_index), ("to_index", to_index)):
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < n_atoms:
+            raise InputError(name, f"no atom {k!r} in a host of {n_atoms} atoms", f"0..{n_atoms - 1}")
+    if from_index == to_index or atoms.numbers[from_index] != atoms.numbers[to_index]:
+        raise InputError("to_index", "a hop joins two different sites of one element")
+    element = atoms.get_chemical_symbols()[from_index]
+    dist = atoms.get_distance(from_index, to_index, mic=True)
+    if dist > cutoff:
+        raise InputError("hop", f"{element}{from_index} -> {element}{to_index} is {dist:.2f} Å, longer than the "
+                         f"cutoff {cutoff} Å", f"hops up to {cutoff} Å")
+    for j, i, n, d in _neighbour_pairs(atoms, cutoff, element, only=(int(from_index), int(to_index))):
+        if (j, i) == (int(from_index), int(to_index)):
+            return _make_hop(atoms, host_symmetry(atoms, symprec), j, i, n, d, region, _unit_cell(atoms))
+    raise InputError("hop", f"{element}{from_index} -> {element}{to_index} not found within {cutoff} Å")
+
+
+def hop_endpoints(atoms: Atoms, hop: Hop) -> tuple[Atoms, Atoms]:
+    """Initial (vacancy at ``to_index``) and final (vacancy at ``from_index``) structures.
+
+    Both carry the host's other atoms in the host's order, and the moving O last, so the
+    two endpoints have the same atoms in the same order. The final O sits at the image of
+    ``to_index`` the hop reaches (it may lie outside the cell). Constraints and the
+    ``layer``/``part`` arrays are kept (the moving O carries the values of its site).
+    """
+    j, i = hop.from_index, hop.to_index
+    base = atoms.copy()
+    del base[[i, j]]  # ASE re-indexes FixAtoms
+    endpoints = []
+    for site, position in ((j, atoms.positions[j]), (i, atoms.positions[j] + np.asarray(hop.vector_A))):
+        mover = atoms[[site]]
+        mover.positions[0] = position
+        mover.set_constraint()
+        state = base.copy()
+        state.extend(mover)
+        state.info = {k: v for k, v in atoms.info.items() if k != "slab"}
+        endpoints.append(state)
+    return endpoints[0], endpoints[1]
+
+
+def check_endpoints(initial: Atoms, final: Atoms, max_hop_A: float | None = None) -> float:
+    """Check that two structures can be the ends of one band; return the largest displacement.
+
+    Raises
+    ------
+    InputError
+        Different atom counts, different species order, different cells, or an atom that
+        moves farther than ``max_hop_A`` (minimum image).
+    """
+    if len(initial) != len(final):
+        raise InputError("endpoints", f"initial has {len(initial)} atoms, final {len(final)}", "the same atoms in both")
+    if not np.array_equal(initial.numbers, final.numbers):
+        k = int(np.flatnonzero(initial.numbers != final.numbers)[0])
+        raise InputError(
+            "endpoints",
+            f"species order differs (atom {k} is {initial.get_chemical_symbols()[k]} in the initial state, "
+            f"{final.get_chemical_symbols()[k]} in the final)",
+            "the same species in the same order",
+        )
+    if not np.allclose(np.asarray(initial.cell), np.asarray(final.cell), atol=1e-4):
+        raise InputError("endpoints", "the two endpoints have different cells", "one cell for the whole band")
+    from ase.geometry import find_mic
+
+    moves, _ = find_mic(final.positions - initial.positions, initial.cell, initial.pbc)
+    longest = float(np.linalg.norm(moves, axis=1).max()) if len(moves) else 0.0
+    if max_hop_A is not None and longest > max_hop_A:
+        k = int(np.linalg.norm(moves, axis=1).argmax())
+        raise InputError(
+            "hop", f"atom {k} moves {longest:.2f} Å between the endpoints, longer than the cutoff {max_hop_A} Å",
+            f"hops up to {max_hop_A} Å",
+        )
+    return longest
+
+
+def _region_allow(region: str, atoms: Atoms, hop_layers: int) -> Callable[[int, int], bool] | None:
+    layer = atoms.arrays.get("layer")
+    part = atoms.arrays.get("part")
+    if region in SLAB_OF_REGION:
+        return lambda j, i: layer[j] == layer[i] + 1 and 1 <= layer[i] and layer[j] <= hop_layers
+    if region == "interfacial-RuO2":
+        return lambda j, i: part[j] == 1 and part[i] == 1
+    if region == "across-interface":
+        return lambda j, i: part[j] == 0 and layer[j] == 1 and part[i] == 1
+    return None
+
+
+def region_sites(region: str, host: Atoms, hop_layers: int = 5, symprec: float = DEFAULT_SYMPREC) -> list[VacancySite]:
+    """The symmetry-distinct O vacancy sites a region's hops start or end on."""
+    layer = host.arrays.get("layer")
+    part = host.arrays.get("part")
+    allow: Callable[[int], bool] | None = None
+    if region in SLAB_OF_REGION:
+        allow = lambda k: layer[k] <= hop_layers  # noqa: E731
+    elif region == "interfacial-RuO2":
+        allow = lambda k: part[k] == 1  # noqa: E731
+    elif region == "across-interface":
+        allow = lambda k: part[k] == 1 or (part[k] == 0 and layer[k] == 1)  # noqa: E731
+    return vacancy_sites(host, allow=allow, symprec=symprec)
+
+
+def region_host(
+    region: str,
+    bulks: dict[str, Atoms] | None = None,
+    *,
+    cutoff: float = 3.0,
+    supercell: tuple[int, int, int] | None = None,
+    slab_layers: int = 6,
+    fixed_layers: int = 1,
+    vacuum: float = 12.0,
+    interface_support_layers: int = 3,
+    max_area: float = 120.0,
+    max_strain_percent: float = 6.0,
+) -> Atoms:
+    """The host structure of a barrier region, large enough for hops up to ``cutoff``.
+
+    Parameters
+    ----------
+    region
+        A key of :data:`REGIONS`.
+    bulks
+        Relaxed bulks by material name; missing ones come from ``structures/``.
+    cutoff
+        Longest hop (Å); sets the smallest repetition (cell widths > 2 x cutoff).
+    supercell
+        Repetition to use instead (bulk: 3 numbers; slabs and interfaces: the first two
+        repeat the surface cell); must still satisfy the cutoff.
+    slab_layers, fixed_layers, vacuum
+        Slab models: layers, bottom layers held fixed, vacuum (Å).
+    interface_support_layers
+        Support layers under the interfacial RuO2 layer.
+    max_area, max_strain_percent
+        Lattice-match limits of the RuO2/r-TiO2 interface.
+
+    Returns
+    -------
+    ase.Atoms
+        ``info["region"]`` and ``info["supercell"]`` set; slabs and interfaces carry ``layer``
+        (and ``part``) arrays and FixAtoms on their fixed layers.
+    """
+    from ase.build import make_supercell
+
+    from spillover.build.bulk import load_bulk
+    from spillover.build.interfaces import make_interface
+    from spillover.build.slabs import make_slab
+
+    if region not in REGIONS:
+        raise InputError("region", f"unknown region {region!r}", ", ".join(REGIONS))
+    _check_cutoff(cutoff)
+    bulks = bulks or {}
+    if region in BULK_OF_REGION:
+        name = BULK_OF_REGION[region]
+        unit = bulks.get(name, load_bulk(name))
+        rep = tuple(supercell) if supercell else supercell_for_cutoff(unit, cutoff)
+        host = make_supercell(unit, np.diag(rep))
+    elif region in SLAB_OF_REGION:
+        facet = SLAB_OF_REGION[region]
+        material = REGIONS[region]["bulks"][0]
+        kwargs = dict(bulk=bulks.get(material), layers=slab_layers, vacuum=vacuum, fixed_layers=fixed_layers)
+        one = make_slab(facet, **kwargs)
+        rep = tuple(supercell) if supercell else supercell_for_cutoff(one, cutoff, (True, True, False))
+        host = make_slab(facet, repeat=(int(rep[0]), int(rep[1])), **kwargs)
+    else:
+        one, _ = make_interface(
+            "rutile-110", ["RuO2-110"], bulks={k: bulks[k] for k in ("rutile", "RuO2") if k in bulks} or None,
+            max_area=max_area, max_strain_percent=max_strain_percent, support_layers=interface_support_layers,
+            film_layers=[1], vacuum=vacuum, fixed_layers=fixed_layers,
+        )
+        rep = tuple(supercell) if supercell else supercell_for_cutoff(one, cutoff, (True, True, False))
+        host = one.repeat((int(rep[0]), int(rep[1]), 1))
+    host.info = {"region": region, "supercell": [int(x) for x in rep]}
+    return host
+
+
+def region_hops(
+    region: str,
+    host: Atoms,
+    cutoff: float,
+    hop_layers: int = 5,
+    max_hops: int | None = None,
+    symprec: float = DEFAULT_SYMPREC,
+) -> list[Hop]:
+    """The symmetry-distinct hops of a region, in the order they are computed.
+
+    Bulk regions: every hop up to ``cutoff``. Slab regions: O from layer k+1 into a vacancy
+    in layer k, k = 1 .. ``hop_layers`` - 1. ``interfacial-RuO2``: both sites in the RuO2
+    layer. ``across-interface``: O from the support's top layer into the RuO2 layer.
+
+    Parameters
+    ----------
+    max_hops
+        Keep only the ``max_hops`` shortest hops; in slab regions, that many per layer pair
+        k+1 -> k, so that a limit still samples every depth.
+    """
+    if region not in REGIONS:
+        raise InputError("region", f"unknown region {region!r}", ", ".join(REGIONS))
+    hops = enumerate_hops(host, cutoff, allow=_region_allow(region, host, hop_layers), symprec=symprec, region=region)
+    hops.sort(key=lambda h: (h.to_layer or 0, h.distance_A))
+    return limit_hops(hops, max_hops)
+
+
+def limit_hops(hops: list[Hop], max_hops: int | None) -> list[Hop]:
+    """The first ``max_hops`` hops of each layer pair (of the whole list for bulk hops), in order.
+
+    Parameters
+    ----------
+    hops
+        Hops as :func:`region_hops` orders them (outermost, then shortest, first).
+    max_hops
+        Hops kept per layer pair; ``None`` keeps every hop.
+    """
+    if not max_hops:
+        return list(hops)
+    kept: dict[tuple, int] = {}
+    out = []
+    for hop in hops:
+        group = (hop.from_layer, hop.to_layer)
+        if kept.get(group, 0) < max_hops:
+            kept[group] = kept.get(group, 0) + 1
+            out.append(hop)
+    return out
+
+
+__all__ = [
+    "REGIONS",
+    "Hop",
+    "VacancySite",
+    "cell_widths",
+    "check_endpoints",
+    "enumerate_hops",
+    "hop_between",
+    "hop_endpoints",
+    "host_symmetry",
+    "limit_hops",
+    "region_host",
+    "region_hops",
+    "region_sites",
+    "supercell_for_cutoff",
+    "vacancy_sites",
+]

@@ -1,0 +1,141 @@
+"""``spillover table barriers``, ``plot neb``, ``plot barriers`` and ``neb`` (one band between two files)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from spillover.commands.options import (
+    DbOption,
+    FormatOption,
+    JsonOption,
+    PlotOutput,
+    PresetFilter,
+    check_choice,
+    check_plot_output,
+)
+from spillover.errors import InputError
+
+NO_RESULTS = ("--db", "no NEB results stored", "run 'spillover run STUDY --only barriers' first")
+
+
+def _read_structure(path: Path, field: str):
+    from ase.io import read
+
+    if not path.is_file():
+        raise InputError(field, f"file {path} does not exist")
+    try:
+        return read(path)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is bad input
+        raise InputError(field, f"cannot read {path}: {exc.__class__.__name__}") from None
+
+
+def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) -> None:
+    """Add the barrier commands to the CLI."""
+
+    @table_app.command("barriers")
+    def table_barriers(db: DbOption = None, fmt: FormatOption = "md", preset: PresetFilter = None) -> None:
+        """Table 3: vacancy hops with forward and reverse barriers, dE, images, convergence, cost, job ids."""
+        from spillover.analysis.barriers import COLUMNS, barrier_rows
+        from spillover.analysis.tables import FORMATS, render
+        from spillover.store import connect
+
+        check_choice("--format", fmt, FORMATS)
+        rows = barrier_rows(connect(db, create=False), preset=preset)
+        if not rows:
+            raise InputError(*NO_RESULTS)
+        typer.echo(render(rows, COLUMNS, fmt))
+
+    @plot_app.command("neb")
+    def plot_neb(
+        job_id: Annotated[str, typer.Argument(metavar="JOB_ID", help="NEB job uuid (or its first 8+ characters).")],
+        output: PlotOutput,
+        db: DbOption = None,
+    ) -> None:
+        """Energy along the path of one NEB, with the spline through the images."""
+        from spillover.analysis.barriers import neb_document, plot_neb
+        from spillover.store import connect
+
+        check_plot_output(output)
+        doc = neb_document(connect(db, create=False), job_id)
+        plot_neb(doc["output"], output, job_id=doc["uuid"])
+        typer.echo(str(output))
+
+    @plot_app.command("barriers")
+    def plot_barriers(output: PlotOutput, db: DbOption = None, preset: PresetFilter = None) -> None:
+        """Forward barrier versus depth below the surface/interface, r-TiO2 and a-TiO2."""
+        from spillover.analysis.barriers import barrier_rows, plot_barriers
+        from spillover.store import connect
+
+        check_plot_output(output)
+        rows = barrier_rows(connect(db, create=False), preset=preset)
+        if not rows:
+            raise InputError(*NO_RESULTS)
+        if preset is None and len({r["preset"] for r in rows}) > 1:
+            presets = ", ".join(sorted({r["preset"] for r in rows}))
+            raise InputError("--preset", "results of several presets are stored", presets)
+        plot_barriers(rows, output)
+        typer.echo(str(output))
+
+    @app.command("neb")
+    def neb(
+        initial: Annotated[Path, typer.Argument(help="Initial structure (any ASE-readable file).")],
+        final: Annotated[Path, typer.Argument(help="Final structure: same atoms, same order.")],
+        preset: Annotated[str, typer.Option(help="Calculator preset.")] = "screen",
+        images: Annotated[Optional[int], typer.Option(help="Intermediate images [default: the preset's].")] = None,
+        cutoff: Annotated[float, typer.Option(help="Refuse endpoints in which an atom moves farther (Å).")] = 3.5,
+        fmax: Annotated[Optional[float], typer.Option(help="Force threshold (eV/Å) [default: the preset's].")] = None,
+        steps: Annotated[Optional[int], typer.Option(help="Most optimizer steps [default: the preset's].")] = None,
+        relax: Annotated[bool, typer.Option(help="Relax the endpoints first.")] = True,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+        scratch: Annotated[
+            Optional[Path], typer.Option(help="Job folder and checkpoints [default: $SPILLOVER_SCRATCH].")
+        ] = None,
+    ) -> None:
+        """One climbing-image NEB between two structure files, stored in the database (resumable)."""
+        if images is not None and images < 1:
+            raise InputError("--images", f"must be >= 1, got {images}", ">= 1")
+        if cutoff <= 0:
+            raise InputError("--cutoff", f"must be > 0, got {cutoff}")
+        a0, a1 = _read_structure(initial, "INITIAL"), _read_structure(final, "FINAL")
+
+        from spillover.build.hops import check_endpoints
+
+        check_endpoints(a0, a1, cutoff)
+        from jobflow import run_locally
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        from spillover.jobs.neb import CHECKPOINT_SUBDIR, NebMaker
+        from spillover.settings import get_settings
+        from spillover.store import connect
+
+        root = (scratch or get_settings().scratch).resolve()
+        maker = NebMaker(
+            preset=preset, n_images=images, fmax=fmax, steps=steps, relax_endpoints=relax, max_hop_A=cutoff,
+            checkpoint_dir=str(root / CHECKPOINT_SUBDIR),
+        )
+        maker.resolved_preset()  # a bad preset or setting fails before anything is written
+        job = maker.make(AseAtomsAdaptor.get_structure(a0), AseAtomsAdaptor.get_structure(a1),
+                         hop={"label": f"{initial.name} -> {final.name}", "region": "custom"})
+        store = connect(db)
+        root.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():  # the same harmless, repeated warnings the runner hides
+            warnings.filterwarnings("ignore", message="cd is deprecated", category=FutureWarning)
+            warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad", category=UserWarning)
+            responses = run_locally(job, store=store, root_dir=root, create_folders=True, log=False)
+        if job.uuid not in responses:
+            typer.echo("spillover: the NEB job failed", err=True)
+            raise typer.Exit(1)
+        out = responses[job.uuid][1].output
+        if as_json:
+            keys = ("Ea_forward_eV", "Ea_reverse_eV", "dE_eV", "n_images", "converged", "force_calls",
+                    "optimizer_steps", "wall_time_s", "preset")
+            typer.echo(json.dumps({"job_id": job.uuid, **{k: getattr(out, k) for k in keys}}))
+            return
+        typer.echo(f"job {job.uuid}: E_a fwd {out.Ea_forward_eV:.3f} eV, E_a rev {out.Ea_reverse_eV:.3f} eV, "
+                   f"dE {out.dE_eV:+.3f} eV, converged {out.converged}, {out.force_calls} force calls")

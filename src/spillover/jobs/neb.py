@@ -1,0 +1,477 @@
+"""Climbing-image NEB of a vacancy hop: relaxed endpoints, IDPP or given start band, resumable.
+
+The band is :class:`ase.mep.NEB` (improved tangent, climbing image) driven by an ASE optimizer;
+the initial band is ASE's IDPP interpolation, or the converged band of another job (the
+fidelity ladder: a ``screen`` band starts the DFT band of the same hop). After every optimizer
+step the whole band (positions, energies, forces) and the job's counters are written atomically
+to a checkpoint directory named by the content hash of the hop and the band settings, so a job
+that is killed and started again continues from its last band. Calculator calls are counted by
+wrapping each image's calculator (:class:`CountingCalculator`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.constraints import FixAtoms
+from ase.geometry import find_mic
+from jobflow import Maker, job
+from monty.json import jsanitize
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from spillover.build.hops import check_endpoints
+from spillover.calculators import (
+    MPI_COMMAND_ENV,
+    NebSettings,
+    Preset,
+    calculator_parameters,
+    close_calculator,
+    load_preset,
+    make_calculator,
+)
+from spillover.errors import InputError
+from spillover.jobs.relax import RelaxMaker
+from spillover.schemas import CalcDoc, as_structure, content_hash, fixed_indices, package_versions
+from spillover.schemas_neb import EndpointSummary, NebDoc
+from spillover.settings import get_settings
+
+CHECKPOINT_SUBDIR = "neb-checkpoints"
+_NEB_OVERRIDES = ("n_images", "spring_constant", "fmax", "steps", "optimizer")
+
+
+class CountingCalculator(Calculator):
+    """Wrap a calculator and count its calculations (one per new geometry).
+
+    ASE's caching decides when :meth:`calculate` runs, so ``calls`` is the number of
+    energy-and-forces evaluations the wrapped calculator made.
+    """
+
+    implemented_properties = ["energy", "forces"]
+
+    def __init__(self, inner: Calculator) -> None:
+        super().__init__()
+        self.inner = inner
+        self.calls = 0
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:  # noqa: D102
+        super().calculate(atoms, properties, system_changes)
+        forces = self.inner.get_forces(self.atoms)
+        energy = self.inner.get_potential_energy(self.atoms)
+        self.calls += 1
+        self.results = {"energy": float(energy), "forces": np.array(forces)}
+
+
+def resample_band(band: list[np.ndarray], n_images: int, cell: np.ndarray, pbc: np.ndarray) -> list[np.ndarray]:
+    """``n_images`` intermediate images equally spaced along a band (piecewise linear, minimum image).
+
+    Parameters
+    ----------
+    band
+        Positions of every image of the band, endpoints included.
+    n_images
+        Intermediate images wanted.
+    """
+    unwrapped = [np.asarray(band[0], dtype=float)]
+    for positions in band[1:]:
+        step, _ = find_mic(np.asarray(positions) - unwrapped[-1], cell, pbc)
+        unwrapped.append(unwrapped[-1] + step)
+    if len(band) - 2 == n_images:
+        return [p.copy() for p in unwrapped[1:-1]]
+    lengths = [np.linalg.norm(b - a) for a, b in zip(unwrapped[:-1], unwrapped[1:])]
+    s = np.concatenate([[0.0], np.cumsum(lengths)])
+    targets = np.linspace(0.0, s[-1], n_images + 2)[1:-1]
+    out = []
+    for t in targets:
+        k = min(int(np.searchsorted(s, t, side="right")) - 1, len(s) - 2)
+        w = 0.0 if s[k + 1] == s[k] else (t - s[k]) / (s[k + 1] - s[k])
+        out.append((1 - w) * unwrapped[k] + w * unwrapped[k + 1])
+    return out
+
+
+def _atomic_write(path: Path, write) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+@dataclass
+class Checkpoint:
+    """Checkpoint files of one band.
+
+    ``path`` holds ``endpoints.json`` (the relaxed endpoints, shared by every band of the hop at
+    this preset); ``band_path`` (one per band setting and kind of start) holds ``band.traj`` (the
+    last band, all images with energies and forces), ``state.json`` (counters and energy history)
+    and ``neb.log`` (the optimizer log). Files are replaced atomically.
+    """
+
+    path: Path
+    band_path: Path
+
+    def state(self) -> dict[str, Any] | None:
+        """Counters and energy history of the runs so far, or None."""
+        try:
+            return json.loads((self.band_path / "state.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        """Write the counters and history (atomically)."""
+        _atomic_write(self.band_path / "state.json", lambda p: p.write_text(json.dumps(state)))
+
+    def endpoints(self) -> list[CalcDoc] | None:
+        """The two relaxed endpoint documents, or None."""
+        try:
+            return [CalcDoc.model_validate(d) for d in json.loads((self.path / "endpoints.json").read_text())]
+        except (OSError, ValueError):
+            return None
+
+    def save_endpoints(self, docs: list[CalcDoc]) -> None:
+        """Write the two endpoint documents (atomically)."""
+        text = json.dumps(jsanitize([d.model_dump() for d in docs], strict=False))
+        _atomic_write(self.path / "endpoints.json", lambda p: p.write_text(text))
+
+    def band(self, numbers: np.ndarray, n_total: int) -> list[Atoms] | None:
+        """The last checkpointed band, if it fits (same atoms, same number of images)."""
+        from ase.io import read
+
+        path = self.band_path / "band.traj"
+        if not path.is_file():
+            return None
+        try:
+            images = read(path, index=":")
+        except Exception:  # noqa: BLE001 - an unreadable checkpoint is no checkpoint
+            return None
+        if len(images) != n_total or any(not np.array_equal(im.numbers, numbers) for im in images):
+            return None
+        return images
+
+    def save_band(self, images: list[Atoms]) -> None:
+        """Write the band (atomically)."""
+        from ase.io import write
+
+        _atomic_write(self.band_path / "band.traj", lambda p: write(p, images, format="traj"))
+
+
+def _summary(doc: CalcDoc) -> EndpointSummary:
+    return EndpointSummary(
+        energy_eV=doc.energy_eV,
+        max_force_eV_per_A=doc.max_force_eV_per_A,
+        converged=doc.converged,
+        n_ionic_steps=doc.n_ionic_steps,
+        force_calls=len(doc.ionic_steps),
+        content_hash=doc.content_hash,
+    )
+
+
+@dataclass
+class NebMaker(Maker):
+    """Climbing-image NEB between two vacancy configurations, with a preset's calculator.
+
+    Parameters
+    ----------
+    name
+        Job name.
+    preset
+        Calculator preset; its ``neb`` section gives the band settings.
+    preset_overrides
+        Nested overrides deep-merged into the preset (endpoints and band alike).
+    n_images, spring_constant, fmax, steps, optimizer
+        Override the preset's ``neb`` settings; ``None`` keeps them.
+    relax_endpoints
+        Relax both endpoints first (same preset, same fixed atoms); else single points.
+    max_hop_A
+        Refuse endpoints in which an atom moves farther than this (Å).
+    checkpoint_dir
+        Directory under which the band's checkpoint directory is made; ``None``:
+        ``$SPILLOVER_SCRATCH/neb-checkpoints``. Give an absolute path: jobs run in their own folders.
+    """
+
+    name: str = "neb"
+    preset: str = "screen"
+    preset_overrides: dict = field(default_factory=dict)
+    n_images: int | None = None
+    spring_constant: float | None = None
+    fmax: float | None = None
+    steps: int | None = None
+    optimizer: str | None = None
+    relax_endpoints: bool = True
+    max_hop_A: float | None = None
+    checkpoint_dir: str | None = None
+
+    def resolved_preset(self) -> Preset:
+        """The preset with this job's overrides, the band overrides included."""
+        if self.n_images is not None and (isinstance(self.n_images, bool) or self.n_images < 1):
+            raise InputError("n_images", f"must be an integer >= 1, got {self.n_images!r}", ">= 1")
+        band = {k: getattr(self, k) for k in _NEB_OVERRIDES if getattr(self, k) is not None}
+        overrides = dict(self.preset_overrides or {})
+        if band:
+            overrides["neb"] = {**overrides.get("neb", {}), **band}
+        return load_preset(self.preset, overrides or None)
+
+    @job(output_schema=NebDoc)
+    def make(
+        self,
+        initial: Structure | dict,
+        final: Structure | dict,
+        hop: dict | None = None,
+        start_band: dict | None = None,
+        start_band_source: str | None = None,
+        metadata: dict | None = None,
+    ) -> NebDoc:
+        """Relax the endpoints, run the band, return its document.
+
+        Parameters
+        ----------
+        initial, final
+            Endpoint structures with the same atoms in the same order; ``selective_dynamics``
+            marks fixed atoms.
+        hop
+            The hop (:meth:`spillover.build.hops.Hop.to_dict`), stored with the result.
+        start_band
+            A :class:`~spillover.schemas_neb.NebDoc` (e.g. the ``screen`` band of this hop) whose
+            images start this band instead of IDPP.
+        start_band_source
+            How to name that band, e.g. ``'band of job <uuid> at screen'``.
+        metadata
+            Extra provenance stored with the result.
+        """
+        if start_band is not None and hasattr(start_band, "model_dump"):
+            start_band = start_band.model_dump()
+        return self.compute(
+            as_structure(initial), as_structure(final), hop=hop, start_band=start_band,
+            start_band_source=start_band_source, metadata=metadata,
+        )
+
+    def checkpoint_root(self) -> Path:
+        """Where checkpoint directories are made."""
+        root = Path(self.checkpoint_dir) if self.checkpoint_dir else Path(get_settings().scratch) / CHECKPOINT_SUBDIR
+        return root.resolve()
+
+    def _endpoint_docs(self, initial: Structure, final: Structure, label: str) -> list[CalcDoc]:
+        maker = RelaxMaker(
+            preset=self.preset, preset_overrides=self.preset_overrides, relax_cell=False,
+            steps=None if self.relax_endpoints else 0,
+        )
+        return [
+            maker.compute(s, label=f"{label} ({which})", kind="defect")
+            for s, which in ((initial, "initial"), (final, "final"))
+        ]
+
+    def compute(
+        self,
+        initial: Structure,
+        final: Structure,
+        hop: dict | None = None,
+        start_band: dict | None = None,
+        start_band_source: str | None = None,
+        metadata: dict | None = None,
+    ) -> NebDoc:
+        """Do the work of :meth:`make` outside jobflow (tests, the ``spillover neb`` command)."""
+        from ase.mep import NEB, NEBTools
+        from ase.optimize import BFGS, FIRE, LBFGS, MDMin
+        from ase.utils.forcecurve import fit_images
+
+        started = time.perf_counter()
+        hop = dict(hop or {})
+        label = hop.get("label", "custom band")
+        preset = self.resolved_preset()
+        settings: NebSettings = preset.neb
+        a0, a1 = AseAtomsAdaptor.get_atoms(initial), AseAtomsAdaptor.get_atoms(final)
+        check_endpoints(a0, a1, self.max_hop_A)
+        if start_band is not None:
+            if list(start_band["symbols"]) != a0.get_chemical_symbols():
+                raise InputError("start_band", "its atoms differ from the endpoints'", "a band of the same hop")
+            # the endpoints start from the start band's (already relaxed) endpoints
+            band_ends = (start_band["image_positions_A"][0], start_band["image_positions_A"][-1])
+            for atoms, positions in zip((a0, a1), band_ends):
+                atoms.set_positions(np.asarray(positions), apply_constraint=False)
+            initial, final = AseAtomsAdaptor.get_structure(a0), AseAtomsAdaptor.get_structure(a1)
+        params = calculator_parameters(preset, a0)
+        task = {
+            "final_positions": np.round(a1.positions, 5).tolist(),
+            "relax_endpoints": self.relax_endpoints,
+            "relax": preset.relax.model_dump(),
+        }
+        digest = content_hash(a0, params, task)
+        band_key = {k: getattr(settings, k) for k in ("n_images", "spring_constant", "climb", "method")}
+        band_key["start"] = "idpp" if start_band is None else "band"
+        band_digest = content_hash(a0, params, {**task, "neb": band_key})
+        path = self.checkpoint_root() / f"neb-{digest[:16]}"
+        ckpt = Checkpoint(path, path / f"band-{band_key['start']}-{band_digest[:12]}")
+        ckpt.band_path.mkdir(parents=True, exist_ok=True)
+        state = ckpt.state() or {}
+
+        docs = ckpt.endpoints()
+        if docs is None:
+            docs = self._endpoint_docs(initial, final, label)
+            ckpt.save_endpoints(docs)
+        fixed = sorted(set(fixed_indices(a0)) | set(fixed_indices(a1)))
+        ends = []
+        for atoms, doc in zip((a0, a1), docs):
+            end = Atoms(atoms.numbers, positions=as_structure(doc.structure).cart_coords, cell=a0.cell, pbc=a0.pbc)
+            end.set_constraint(FixAtoms(indices=fixed) if fixed else None)
+            ends.append(end)
+        n_total = settings.n_images + 2
+
+        band = ckpt.band(a0.numbers, n_total) if state else None
+        if band is not None:
+            source, start_positions = "checkpoint", [im.positions for im in band[1:-1]]
+        elif start_band is not None:
+            source = start_band_source or f"band at {start_band.get('preset', '?')}"
+            positions = [ends[0].positions, *[np.asarray(p) for p in start_band["image_positions_A"][1:-1]],
+                         ends[1].positions]
+            start_positions = resample_band(positions, settings.n_images, a0.cell, a0.pbc)
+        else:
+            source, start_positions = "idpp", None
+
+        images = [ends[0]]
+        for _ in range(settings.n_images):
+            image = ends[0].copy()
+            image.set_constraint(FixAtoms(indices=fixed) if fixed else None)
+            images.append(image)
+        images.append(ends[1])
+        neb = NEB(images, k=settings.spring_constant, climb=settings.climb, method=settings.method)
+        if start_positions is None:
+            neb.interpolate("idpp", mic=True, apply_constraint=True)
+        else:
+            for image, positions in zip(images[1:-1], start_positions):
+                image.set_positions(positions, apply_constraint=False)
+
+        counters, image_params = [], params
+        shared = None
+        if preset.calculator == "gpaw" and os.environ.get(MPI_COMMAND_ENV):
+            # ASE evaluates the images one after another: one set of MPI ranks serves them all
+            # instead of n_images sets waiting on each other.
+            shared, image_params = self._image_calculator(preset, images[1], 1)
+        for k, image in enumerate(images[1:-1], start=1):
+            if shared is None:
+                calc, image_params = self._image_calculator(preset, image, k)
+            counters.append(CountingCalculator(shared or calc))
+            image.calc = counters[-1]
+        for end, doc in zip(ends, docs):  # a dipole-corrected GPAW slab is non-periodic along z: all alike
+            end.pbc = images[1].pbc
+            end.calc = SinglePointCalculator(end, energy=doc.energy_eV, forces=np.zeros((len(end), 3)))
+
+        base_steps = int(state.get("steps", 0))
+        base_calls = int(state.get("band_force_calls", 0))
+        base_wall = float(state.get("wall_time_s", 0.0))
+        history: list[list[float]] = list(state.get("energy_history", []))
+        run_starts = [*state.get("run_start_steps", []), len(history)]
+        runs = int(state.get("runs", 0)) + 1
+        initial_source = state.get("initial_start_band", source)
+        optimizers = {"FIRE": FIRE, "BFGS": BFGS, "LBFGS": LBFGS, "MDMin": MDMin}
+        opt = optimizers[settings.optimizer](neb, logfile=str(ckpt.band_path / "neb.log"))
+
+        def checkpoint() -> None:
+            """Called by the optimizer after every force evaluation of the band."""
+            history.append([float(e) for e in neb.energies])
+            ckpt.save_band(list(neb.iterimages()))
+            ckpt.save_state({
+                "steps": base_steps + opt.nsteps,
+                "band_force_calls": base_calls + sum(c.calls for c in counters),
+                "wall_time_s": base_wall + time.perf_counter() - started,
+                "energy_history": history,
+                "run_start_steps": run_starts,
+                "runs": runs,
+                "initial_start_band": initial_source,
+                "hop": label,
+            })
+
+        try:
+            with opt:
+                opt.attach(checkpoint, interval=1)
+                converged = bool(opt.run(fmax=settings.fmax, steps=max(settings.steps - base_steps, 0)))
+            forces = neb.get_forces().reshape(settings.n_images, len(a0), 3)  # cached: no new calculations
+        finally:
+            for counter in counters:  # GPAW in MPI ranks: end them with the band
+                close_calculator(counter.inner)
+        norms = np.linalg.norm(forces, axis=2)
+        climbing = int(neb.imax)
+        final_images = list(neb.iterimages())
+        energies = [float(e) for e in neb.energies]
+        tools = NEBTools(final_images)
+        ea_forward, d_e = tools.get_barrier(fit=False)
+        ea_spline, _ = tools.get_barrier(fit=True)
+        fit = fit_images(final_images)
+        band_calls = base_calls + sum(c.calls for c in counters)
+        endpoint_calls = sum(len(d.ionic_steps) for d in docs)
+        support = hop.get("support") or ""
+        return NebDoc(
+            label=label,
+            region=hop.get("region") or "custom",
+            support=support,
+            hop=hop,
+            formula=a0.get_chemical_formula(mode="hill"),
+            natoms=len(a0),
+            Ea_forward_eV=float(ea_forward),
+            Ea_reverse_eV=float(max(energies) - energies[-1]),
+            dE_eV=float(d_e),
+            Ea_forward_spline_eV=float(ea_spline),
+            energies_eV=energies,
+            relative_energies_eV=[e - energies[0] for e in energies],
+            path_A=[float(x) for x in fit.path],
+            spline_path_A=[float(x) for x in fit.fit_path],
+            spline_energies_eV=[float(x) for x in fit.fit_energies],
+            image_positions_A=[im.positions.tolist() for im in final_images],
+            symbols=a0.get_chemical_symbols(),
+            cell_A=np.asarray(a0.cell).tolist(),
+            pbc=[bool(p) for p in images[1].pbc],
+            fixed_indices=fixed,
+            climbing_image=climbing,
+            climbing_image_max_force_eV_per_A=float(norms[climbing - 1].max()),
+            max_force_eV_per_A=float(norms.max()),
+            converged=converged,
+            n_images=settings.n_images,
+            spring_constant=settings.spring_constant,
+            climb=settings.climb,
+            method=settings.method,
+            optimizer=settings.optimizer,
+            fmax_target_eV_per_A=settings.fmax,
+            steps_max=settings.steps,
+            optimizer_steps=base_steps + opt.nsteps,
+            band_force_calls=band_calls,
+            endpoint_force_calls=endpoint_calls,
+            force_calls=band_calls + endpoint_calls,
+            wall_time_s=base_wall + time.perf_counter() - started,
+            runs=runs,
+            start_band=source,
+            initial_start_band=initial_source,
+            band_energy_history_eV=history,
+            run_start_steps=run_starts,
+            endpoints=[_summary(d) for d in docs],
+            relax_endpoints=self.relax_endpoints,
+            checkpoint_dir=str(ckpt.band_path),
+            preset=preset.name,
+            preset_resolved=preset.model_dump(),
+            calculator=preset.calculator,
+            parameters=image_params,
+            versions=package_versions(),
+            content_hash=band_digest,
+            metadata=metadata or {},
+        )
+
+    @staticmethod
+    def _image_calculator(preset: Preset, atoms: Atoms, k: int) -> tuple[Calculator, dict]:
+        """One calculator per image (GPAW keeps each image's wave functions between steps).
+
+        GPAW images run without symmetry (a band breaks it) and write ``neb-image-<k>.txt``.
+        """
+        if preset.calculator == "gpaw":
+            gpaw = {**preset.gpaw, "symmetry": "off"}
+            if gpaw.get("txt"):
+                gpaw["txt"] = f"neb-image-{k:02d}.txt"
+            preset = preset.model_copy(update={"gpaw": gpaw})
+        with contextlib.redirect_stdout(io.StringIO()):  # CHGNet prints its device
+            return make_calculator(preset, atoms)

@@ -1,0 +1,117 @@
+"""Output documents of the vacancy-migration (NEB) analysis."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class EndpointSummary(BaseModel):
+    """One relaxed NEB endpoint."""
+
+    energy_eV: float = Field(description="Total energy of the relaxed endpoint (eV).")
+    max_force_eV_per_A: float = Field(description="Largest force on a free atom after relaxation (eV/Å).")
+    converged: bool = Field(description="Whether the endpoint relaxation reached its force threshold.")
+    n_ionic_steps: int = Field(description="Optimizer steps of the endpoint relaxation.")
+    force_calls: int = Field(description="Calculator calls of the endpoint relaxation (frames of its trajectory).")
+    content_hash: str = Field(description="Content hash of the endpoint relaxation (spillover.schemas.CalcDoc).")
+
+
+class NebDoc(BaseModel):
+    """A climbing-image NEB of one vacancy hop, with its barriers and its cost."""
+
+    doc_type: str = Field("neb", description="Document type, for queries.")
+    label: str = Field(description="Hop label, e.g. 'L2:O40 -> L1:O3 (2.78 Å)'.")
+    region: str = Field(description="Region of the hop (rutile-bulk, rutile-110, ..., across-interface, custom).")
+    support: str = Field(description="Support the region belongs to: r-TiO2 or a-TiO2 (empty for custom bands).")
+    hop: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The hop (spillover.build.hops.Hop.to_dict): sites, layers, length, and the equivalent "
+        "hops it stands for.",
+    )
+    formula: str = Field(description="Formula of the endpoint structures.")
+    natoms: int = Field(description="Atoms per image.")
+    Ea_forward_eV: float = Field(description="Highest image energy minus initial energy (eV).")
+    Ea_reverse_eV: float = Field(description="Highest image energy minus final energy (eV).")
+    dE_eV: float = Field(description="Reaction energy, final minus initial (eV); Ea_forward - Ea_reverse.")
+    Ea_forward_spline_eV: float = Field(description="Forward barrier from the maximum of the spline (eV).")
+    energies_eV: list[float] = Field(description="Total energy of every image, endpoints included (eV).")
+    relative_energies_eV: list[float] = Field(description="Image energies relative to the initial state (eV).")
+    path_A: list[float] = Field(description="Reaction coordinate of every image: accumulated displacement (Å).")
+    spline_path_A: list[float] = Field(description="Reaction coordinate of the spline points (Å).")
+    spline_energies_eV: list[float] = Field(
+        description="Spline through the image energies and the forces along the path (ase NEBTools), relative to the "
+        "initial state (eV)."
+    )
+    image_positions_A: list[list[list[float]]] = Field(description="Cartesian positions of every image (Å).")
+    symbols: list[str] = Field(description="Chemical symbols, same order in every image.")
+    cell_A: list[list[float]] = Field(description="Cell vectors (Å), shared by all images.")
+    pbc: list[bool] = Field(description="Periodic boundary conditions.")
+    fixed_indices: list[int] = Field(default_factory=list, description="Atoms held fixed in every image.")
+    climbing_image: int = Field(description="Index of the highest (climbing) image in the band.")
+    climbing_image_max_force_eV_per_A: float = Field(
+        description="Largest NEB force on an atom of the climbing image at the end (eV/Å)."
+    )
+    max_force_eV_per_A: float = Field(description="Largest NEB force on any intermediate image at the end (eV/Å).")
+    converged: bool = Field(description="Whether every image reached fmax.")
+    n_images: int = Field(description="Intermediate images.")
+    spring_constant: float = Field(description="Spring constant (eV/Å²).")
+    climb: bool = Field(description="Climbing image on.")
+    method: str = Field(description="ase.mep.NEB method.")
+    optimizer: str = Field(description="ASE optimizer of the band.")
+    fmax_target_eV_per_A: float = Field(description="Force threshold (eV/Å).")
+    steps_max: int = Field(description="Most optimizer steps allowed.")
+    optimizer_steps: int = Field(description="Optimizer steps of the band, over every run of this job.")
+    band_force_calls: int = Field(description="Calculator calls on the intermediate images, over every run.")
+    endpoint_force_calls: int = Field(description="Calculator calls of the two endpoint relaxations.")
+    force_calls: int = Field(description="All calculator calls behind this document: band plus endpoints.")
+    wall_time_s: float = Field(description="Wall time over every run of this job (s).")
+    runs: int = Field(description="Times the band was (re)started: 1, or more after an interruption.")
+    start_band: str = Field(
+        description="Where this run's starting band came from: 'idpp', 'checkpoint' or "
+        "'band of job <uuid> at <preset>'."
+    )
+    initial_start_band: str = Field(description="Where the first run's starting band came from.")
+    band_energy_history_eV: list[list[float]] = Field(
+        description="Image energies (endpoints included) at every optimizer step, over every run (eV)."
+    )
+    run_start_steps: list[int] = Field(description="Index into band_energy_history_eV where each run started.")
+    endpoints: list[EndpointSummary] = Field(description="Initial and final endpoint relaxations.")
+    relax_endpoints: bool = Field(description="Whether the endpoints were relaxed (else single points).")
+    checkpoint_dir: str = Field(description="Directory of the band checkpoint (band.traj, state.json).")
+    preset: str = Field(description="Calculator preset name.")
+    preset_resolved: dict = Field(description="The complete resolved preset.")
+    calculator: str = Field(description="Calculator name.")
+    parameters: dict = Field(description="Keyword arguments the image calculators were built with.")
+    versions: dict[str, str] = Field(description="Versions of spillover and the codes behind the numbers.")
+    content_hash: str = Field(description="SHA-256 of endpoints + calculator parameters + band settings.")
+    created_at: str = Field(
+        default_factory=lambda: datetime.now(timezone.utc).isoformat(), description="UTC time of completion."
+    )
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form provenance (study, region).")
+
+
+class HopSetDoc(BaseModel):
+    """The symmetry-distinct vacancy sites and hops of one region, and the NEB jobs computing them."""
+
+    doc_type: str = Field("hop-set", description="Document type, for queries.")
+    region: str = Field(description="Region name.")
+    support: str = Field(description="r-TiO2 or a-TiO2.")
+    host_formula: str = Field(description="Formula of the host structure.")
+    natoms: int = Field(description="Atoms in the host.")
+    supercell: list[int] = Field(description="Repetition of the bulk or surface cell.")
+    cutoff_A: float = Field(description="Longest hop considered (Å).")
+    sites: list[dict[str, Any]] = Field(description="Symmetry-distinct vacancy sites with the sites each stands for.")
+    hops: list[dict[str, Any]] = Field(description="Symmetry-distinct hops computed, each with its equivalent hops.")
+    n_hops_found: int = Field(description="Distinct hops found before the max_hops limit.")
+    neb_jobs: list[dict[str, str]] = Field(description="Per hop and preset: the uuid of its NEB job.")
+    host_structure: dict = Field(description="The host (pymatgen Structure.as_dict()).")
+    bulk_sources: dict[str, str] = Field(description="Material -> uuid of the bulk relaxation the host is cut from.")
+    preset: str = Field(description="Preset of the first NEB of every hop.")
+    settings: dict[str, Any] = Field(description="The study's barrier settings.")
+    versions: dict[str, str] = Field(description="Versions of spillover and the codes behind the model.")
+    created_at: str = Field(
+        default_factory=lambda: datetime.now(timezone.utc).isoformat(), description="UTC time of creation."
+    )

@@ -1,0 +1,298 @@
+"""Climbing-image NEB of vacancy hops: the r-TiO2 [001] hop at screen, killed and resumed, the
+fidelity ladder, the barrier study through the CLI, and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from ase.io import write
+from jobflow import run_locally
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from conftest import ROOT, spillover
+from spillover.build.hops import hop_between, hop_endpoints, region_host
+from spillover.errors import InputError
+from spillover.jobs.neb import NebMaker, check_endpoints
+from spillover.store import connect
+
+BARRIERS_STUDY = ROOT / "tests" / "data" / "barriers_study.yaml"
+# One torch/BLAS thread: on a shared 2-core machine two threads per process oversubscribe the cores and
+# make small CHGNet calls several times slower.
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+KILL_AFTER_STEPS = 3
+# 3 images keep the band cheap (17 atoms, CHGNet); BFGS needs about half the steps of FIRE here.
+BAND = {"n_images": 3, "optimizer": "BFGS"}
+OVERRIDES = {"relax": {"optimizer": "BFGS"}}
+
+_RUN_BAND = """
+import json, sys
+from pymatgen.core import Structure
+from spillover.jobs.neb import NebMaker
+spec = json.load(open(sys.argv[1]))
+maker = NebMaker(preset_overrides=spec["overrides"], checkpoint_dir=spec["checkpoint_dir"], **spec["band"])
+maker.compute(Structure.from_dict(spec["initial"]), Structure.from_dict(spec["final"]), hop=spec["hop"])
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _hop_001():
+    """The [001] hop of r-TiO2 in a 1x1x3 cell (c = 8.88 Å, so the hop reaches one image only)."""
+    host = region_host("rutile-bulk", supercell=(1, 1, 3), cutoff=3.0)
+    oxygen = [k for k in range(len(host)) if host.numbers[k] == 8]
+    for k in oxygen[1:]:
+        try:
+            hop = hop_between(host, oxygen[0], k, cutoff=3.0, region="rutile-bulk")
+        except InputError:  # too long, or (2.78 Å) two images in a 1x1 cell
+            continue
+        if hop.direction == "[001]":
+            initial, final = hop_endpoints(host, hop)
+            return hop, AseAtomsAdaptor.get_structure(initial), AseAtomsAdaptor.get_structure(final)
+    raise AssertionError("no [001] hop found")
+
+
+@pytest.fixture(scope="module")
+def band_001(tmp_path_factory):
+    """Run the [001] band in a subprocess, SIGKILL it after a few steps, resume it through jobflow."""
+    work = tmp_path_factory.mktemp("neb001")
+    hop, initial, final = _hop_001()
+    checkpoints = work / "checkpoints"
+    spec = {
+        "initial": initial.as_dict(), "final": final.as_dict(), "hop": {**hop.to_dict(), "support": "r-TiO2"},
+        "band": BAND, "overrides": OVERRIDES, "checkpoint_dir": str(checkpoints),
+    }
+    (work / "spec.json").write_text(json.dumps(spec))
+    proc = subprocess.Popen([sys.executable, "-c", _RUN_BAND, str(work / "spec.json")], cwd=work,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **ONE_THREAD})
+    deadline = time.monotonic() + 600
+    before = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        states = list(checkpoints.glob("neb-*/band-*/state.json"))
+        if states:
+            try:
+                state = json.loads(states[0].read_text())
+            except ValueError:  # never: the file is replaced atomically
+                state = {}
+            if state.get("steps", 0) >= KILL_AFTER_STEPS:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                before = json.loads(states[0].read_text())
+                break
+        time.sleep(0.05)
+    assert proc.returncode == -signal.SIGKILL, f"the band was not killed mid-run: {proc.stderr.read()[-2000:]}"
+
+    maker = NebMaker(name="neb [001]", preset_overrides=OVERRIDES, checkpoint_dir=str(checkpoints), **BAND)
+    job = maker.make(initial, final, hop=spec["hop"])
+    store = connect(work / "db")
+    responses = run_locally(job, store=store, root_dir=work, create_folders=True, log=False, ensure_success=True)
+    return {"doc": responses[job.uuid][1].output, "before": before, "uuid": job.uuid, "db": work / "db",
+            "work": work, "hop": hop, "initial": initial, "final": final}
+
+
+def test_001_hop_converges_with_symmetric_barriers(band_001):
+    doc, hop = band_001["doc"], band_001["hop"]
+    assert hop.direction == "[001]" and hop.endpoints_equivalent and hop.reverse_equivalent
+    assert doc.converged and doc.climbing_image_max_force_eV_per_A <= doc.fmax_target_eV_per_A
+    assert doc.method == "improvedtangent" and doc.climb and doc.n_images == 3
+    # forward - reverse = dE to numerical precision; a symmetric hop has forward = reverse
+    assert doc.Ea_forward_eV - doc.Ea_reverse_eV == pytest.approx(doc.dE_eV, abs=1e-9)
+    assert abs(doc.dE_eV) < 0.01 and doc.Ea_forward_eV == pytest.approx(doc.Ea_reverse_eV, abs=0.01)
+    assert doc.Ea_forward_eV > 0.3  # a real barrier, on the climbing image
+    assert doc.energies_eV[doc.climbing_image] == max(doc.energies_eV)
+    assert doc.Ea_forward_spline_eV == pytest.approx(doc.Ea_forward_eV, abs=0.05)
+    assert len(doc.image_positions_A) == len(doc.energies_eV) == 5 and len(doc.spline_path_A) > 5
+    assert doc.force_calls == doc.band_force_calls + doc.endpoint_force_calls
+    assert doc.band_force_calls >= 3 * doc.optimizer_steps  # one call per image per step, plus the restart
+
+
+def test_killed_band_resumes_from_its_checkpoint(band_001):
+    doc, before = band_001["doc"], band_001["before"]
+    n_before = len(before["energy_history"])
+    assert before["steps"] >= KILL_AFTER_STEPS and before["runs"] == 1
+    assert doc.runs == 2 and doc.start_band == "checkpoint" and doc.initial_start_band == "idpp"
+    assert doc.run_start_steps == [0, n_before]
+    # the resumed run's first energies are the last ones before the kill (not the IDPP band's)
+    assert doc.band_energy_history_eV[:n_before] == before["energy_history"]
+    assert np.allclose(doc.band_energy_history_eV[n_before], before["energy_history"][-1], atol=1e-5)
+    assert not np.allclose(doc.band_energy_history_eV[n_before], doc.band_energy_history_eV[0], atol=1e-3)
+    assert doc.optimizer_steps > before["steps"] and doc.band_force_calls > before["band_force_calls"]
+    # the endpoints were relaxed once, before the kill, and read back
+    assert [e.force_calls for e in doc.endpoints] and doc.wall_time_s > before["wall_time_s"]
+
+
+def test_band_started_from_a_converged_band_needs_fewer_force_calls(band_001):
+    """The fidelity-ladder mechanism at screen (the DFT version is benchmarks/neb_ladder.py)."""
+    first = band_001["doc"]
+    maker = NebMaker(preset_overrides={**OVERRIDES, "neb": {"spring_constant": 0.12}},
+                     checkpoint_dir=str(band_001["work"] / "checkpoints"), **BAND)
+    warm = maker.compute(band_001["initial"], band_001["final"], hop=first.hop, start_band=first.model_dump(),
+                         start_band_source=f"band of job {band_001['uuid']} at screen")
+    assert warm.start_band == f"band of job {band_001['uuid']} at screen" and warm.runs == 1
+    assert warm.converged and warm.Ea_forward_eV == pytest.approx(first.Ea_forward_eV, abs=0.02)
+    assert warm.band_force_calls < first.band_force_calls / 2
+    assert warm.endpoint_force_calls < first.endpoint_force_calls  # endpoints start relaxed as well
+
+
+def test_table_and_plots_from_the_stored_band(band_001, tmp_path):
+    db = str(band_001["db"])
+    result = spillover("table", "barriers", "--db", db, "--format", "json", env=ONE_THREAD)
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    keys = {"support", "region", "hop", "Ea_forward_eV", "Ea_reverse_eV", "dE_eV", "n_images", "converged",
+            "force_calls", "preset", "job_ids"}
+    assert keys <= set(row)
+    doc = band_001["doc"]
+    assert row["job_ids"] == [band_001["uuid"]] and row["support"] == "r-TiO2" and row["region"] == "rutile-bulk"
+    for key in ("Ea_forward_eV", "Ea_reverse_eV", "dE_eV", "n_images", "converged", "force_calls", "preset"):
+        assert row[key] == getattr(doc, key)
+    assert "[001]" in row["hop"]
+    md = spillover("table", "barriers", "--db", db)
+    assert md.returncode == 0 and "| r-TiO2" in md.stdout and "E_a fwd (eV)" in md.stdout
+
+    png, svg = tmp_path / "neb.png", tmp_path / "barriers.svg"
+    assert spillover("plot", "neb", band_001["uuid"][:8], "-o", str(png), "--db", db).returncode == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert spillover("plot", "barriers", "-o", str(svg), "--db", db).returncode == 0
+    assert b"<svg" in svg.read_bytes()[:500]
+
+
+def test_barrier_study_runs_end_to_end(tmp_path):
+    db = tmp_path / "db"
+    result = spillover("run", str(BARRIERS_STUDY), "--only", "barriers", "--db", str(db),
+                       "--scratch", str(tmp_path / "scratch"), cwd=tmp_path, env=ONE_THREAD)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Vacancy migration barriers" in result.stdout and "| r-TiO2" in result.stdout
+    store = connect(db, create=False)
+    (hops,) = [d["output"] for d in store.query({"output.doc_type": "hop-set"})]
+    assert hops["region"] == "rutile-bulk" and hops["supercell"] == [1, 1, 2] and hops["natoms"] == 12
+    # in the 1x1x2 cell each O has one 2.53 Å neighbour: 8 O -> 4 hops, all equivalent
+    (hop,) = hops["hops"]
+    assert hop["multiplicity"] == 4 and len(hop["equivalent"]) == 4
+    (neb,) = [d for d in store.query({"output.doc_type": "neb"})]
+    assert hops["neb_jobs"][0]["job"] == neb["uuid"]
+    assert neb["output"]["converged"] and neb["output"]["start_band"] == "idpp"
+    hop_job = store.query_one({"output.doc_type": "hop-set"}, properties=["metadata"])
+    assert neb["metadata"]["study"] == "barriers-tiny" and neb["metadata"]["run_id"] == hop_job["metadata"]["run_id"]
+
+
+def _assert_clean_error(result: subprocess.CompletedProcess, field: str) -> None:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr and field in lines[0], result.stderr
+    assert result.stdout == ""
+
+
+def test_bad_endpoints_and_settings_raise_input_errors():
+    hop, initial, final = _hop_001()
+    a0, a1 = (AseAtomsAdaptor.get_atoms(s) for s in (initial, final))
+    with pytest.raises(InputError, match="atoms") as err:
+        check_endpoints(a0, a1[:-1])
+    assert err.value.field == "endpoints"
+    swapped = a1.copy()
+    swapped.numbers[[0, -1]] = swapped.numbers[[-1, 0]]
+    with pytest.raises(InputError, match="species order") as err:
+        check_endpoints(a0, swapped)
+    with pytest.raises(InputError, match="longer than the cutoff") as err:
+        check_endpoints(a0, a1, max_hop_A=2.0)
+    assert err.value.field == "hop"
+    with pytest.raises(InputError) as err:
+        NebMaker(n_images=0).resolved_preset()
+    assert err.value.field == "n_images"
+    with pytest.raises(InputError) as err:
+        NebMaker(preset_overrides={"neb": {"n_images": 0}}).resolved_preset()
+    assert err.value.field == "preset.neb.n_images"
+
+
+@pytest.mark.parametrize(
+    ("case", "field"),
+    [
+        ("atoms", "endpoints"), ("order", "endpoints"), ("long", "hop"), ("images", "--images"),
+        ("study", "barriers.n_images"), ("max_hops", "barriers.max_hops"),
+    ],
+)
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, case, field):
+    _, initial, final = _hop_001()
+    a0, a1 = (AseAtomsAdaptor.get_atoms(s) for s in (initial, final))
+    extra: list[str] = []
+    if case == "atoms":
+        a1 = a1[:-1]
+    elif case == "order":
+        a1.numbers[[0, -1]] = a1.numbers[[-1, 0]]
+    elif case == "long":
+        extra = ["--cutoff", "2.0"]
+    elif case == "images":
+        extra = ["--images", "0"]
+    write(tmp_path / "a.extxyz", a0)
+    write(tmp_path / "b.extxyz", a1)
+    db = tmp_path / "db"
+    if case in ("study", "max_hops"):
+        data = yaml.safe_load(BARRIERS_STUDY.read_text())
+        if case == "study":
+            data["barriers"]["n_images"] = 0
+        else:
+            data["barriers"]["max_hops"] = {"rutile-bulk": 1, "perovskite-001": 1}
+        (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))
+        args = ["run", str(tmp_path / "s.yaml"), "--only", "barriers"]
+    else:
+        args = ["neb", str(tmp_path / "a.extxyz"), str(tmp_path / "b.extxyz"), *extra]
+    _assert_clean_error(spillover(*args, "--db", str(db), cwd=tmp_path), field)
+    assert not db.exists() and not (tmp_path / "spillover-scratch").exists()
+
+
+@pytest.mark.gpaw
+def test_dft_band_starts_from_the_screen_band(tmp_path):
+    """A gpaw-test band warm-started from a screen band: tiny 5-atom cell, a few steps only.
+
+    The force-call comparison with an IDPP start at gpaw-test takes many minutes: benchmarks/neb_ladder.py.
+    """
+    host = region_host("rutile-bulk", supercell=(1, 1, 1), cutoff=2.6)
+    oxygen = [k for k in range(len(host)) if host.numbers[k] == 8]
+    hop = next(h for k in oxygen[1:] if (h := _maybe_hop(host, oxygen[0], k, 2.6)) is not None)
+    initial, final = (AseAtomsAdaptor.get_structure(a) for a in hop_endpoints(host, hop))
+    ck = str(tmp_path / "ck")
+    # a short, unconverged screen band is start band enough for the plumbing
+    screen = NebMaker(n_images=1, steps=15, relax_endpoints=False, checkpoint_dir=ck).compute(
+        initial, final, hop=hop.to_dict()
+    )
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        dft = NebMaker(
+            preset="gpaw-test", preset_overrides={"gpaw": {"mode": {"ecut": 250}, "kpts": [1, 1, 2]}},
+            n_images=1, steps=1, relax_endpoints=False, checkpoint_dir=ck,
+        ).compute(initial, final, hop=hop.to_dict(), start_band=screen.model_dump(), start_band_source="band at screen")
+    finally:
+        os.chdir(cwd)
+    assert dft.start_band == "band at screen" and dft.preset == "gpaw-test" and dft.calculator == "gpaw"
+    assert dft.parameters["symmetry"] == "off" and dft.parameters["txt"] == "neb-image-01.txt"
+    assert (tmp_path / "neb-image-01.txt").is_file()
+    assert dft.optimizer_steps == 1 and dft.band_force_calls == 2 and dft.endpoint_force_calls == 2
+    # the endpoints are the screen band's (single points here), the band starts from its image
+    assert np.allclose(dft.image_positions_A[0], screen.image_positions_A[0])
+    assert np.allclose(dft.image_positions_A[-1], screen.image_positions_A[-1])
+    assert dft.Ea_forward_eV - dft.Ea_reverse_eV == pytest.approx(dft.dE_eV, abs=1e-9)
+
+
+def _maybe_hop(host, j: int, i: int, cutoff: float):
+    try:
+        return hop_between(host, j, i, cutoff=cutoff, region="rutile-bulk")
+    except InputError:
+        return None
