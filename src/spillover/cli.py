@@ -225,6 +225,8 @@ from spillover.commands import queue as _queue  # noqa: E402
 _queue.register(app, table_app, plot_app)
 from spillover.commands import oxidation as _oxidation  # noqa: E402
 _oxidation.register(app, table_app, plot_app)
+from spillover.commands import profile as _profile  # noqa: E402
+_profile.register(app, table_app, plot_app)
 from spillover.commands import barriers as _barriers  # noqa: E402
 _barriers.register(app, table_app, plot_app)
 

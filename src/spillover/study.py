@@ -14,8 +14,8 @@ from spillover.errors import InputError
 BulkName = Literal["rutile", "anatase", "RuO2", "Ru", "Ti"]
 SupportName = Literal["rutile-110", "anatase-101"]
 FilmName = Literal["Ru-0001", "RuO2-110"]
-AnalysisName = Literal["lattice-match", "oxidation", "barriers"]
-ANALYSES: tuple[str, ...] = ("lattice-match", "oxidation", "barriers")
+AnalysisName = Literal["lattice-match", "oxidation", "mu-profile", "barriers"]
+ANALYSES: tuple[str, ...] = ("lattice-match", "oxidation", "mu-profile", "barriers")
 
 # The bulk each facet is cut from.
 FACET_BULK = {"rutile-110": "rutile", "anatase-101": "anatase", "Ru-0001": "Ru", "RuO2-110": "RuO2"}
@@ -135,6 +135,53 @@ class OxidationSettings(_Strict):
         return value
 
 
+ProfileRegion = Literal["support-surface", "support-bulk", "interface", "ru-bulk", "ru-surface"]
+
+
+class MuProfileSettings(_Strict):
+    """The O chemical-potential profile: O binding energy from the support surface into Ru."""
+
+    supports: list[SupportName] = Field(
+        default_factory=lambda: ["rutile-110", "anatase-101"], min_length=1, description="Supports to profile."
+    )
+    regions: list[ProfileRegion] = Field(
+        default_factory=lambda: ["support-surface", "support-bulk", "interface", "ru-bulk", "ru-surface"],
+        min_length=1, description="Regions to compute.",
+    )
+    slab_layers: int = Field(7, ge=2, description="Layers of the bare support slab.")
+    support_layers_probed: int = Field(5, ge=1, description="L: O layers probed from the support surface down.")
+    fixed_layers: int = Field(2, ge=0, description="Bottom layers of the support slab held fixed.")
+    vacuum: float = Field(12.0, gt=0, description="Vacuum of the profile slabs (Å).")
+    bulk_supercells: dict[Literal["rutile", "anatase"], list[tuple[int, int, int]]] = Field(
+        default_factory=lambda: {"rutile": [(2, 2, 3), (3, 3, 4)], "anatase": [(2, 2, 1), (3, 3, 1)]},
+        description="Supercells of the deep-bulk vacancy, one or two per bulk (two give the finite-size change).",
+    )
+    ru_supercell: tuple[int, int, int] = Field((2, 2, 2), description="hcp Ru supercell for interstitial O.")
+    ru_surface_repeat: tuple[int, int] = Field((2, 2), description="Ru(0001) surface cell; (2, 2) is 0.25 ML.")
+    ru_surface_layers: int = Field(4, ge=2, description="Layers of the Ru(0001) slab.")
+    max_sites_per_layer: int | None = Field(
+        None, ge=1, description="Cap on the symmetry-distinct sites computed per layer (per part and layer at interfaces)."
+    )
+    relax_steps: int | None = Field(None, ge=1, description="Most optimizer steps per relaxation; null: the preset's.")
+
+    @model_validator(mode="after")
+    def _check(self) -> MuProfileSettings:
+        if self.fixed_layers >= self.slab_layers:
+            raise ValueError(f"fixed_layers ({self.fixed_layers}) must be below slab_layers ({self.slab_layers})")
+        free = self.slab_layers - self.fixed_layers
+        if self.support_layers_probed > free:
+            raise ValueError(
+                f"support_layers_probed = {self.support_layers_probed} is larger than the slab's {free} free layers "
+                f"(allowed: 1..{free}; raise slab_layers)"
+            )
+        for bulk, sizes in self.bulk_supercells.items():
+            if not 1 <= len(sizes) <= 2 or any(min(size) < 1 for size in sizes):
+                raise ValueError(f"bulk_supercells.{bulk}: one or two supercells of positive repeats")
+        if self.ru_surface_repeat[0] * self.ru_surface_repeat[1] < 4:
+            raise ValueError(f"ru_surface_repeat {list(self.ru_surface_repeat)} is too small for 0.25 ML (allowed: 2x2 or larger)")
+        return self
+
+
 BarrierRegion = Literal[
     "rutile-bulk", "rutile-110", "anatase-bulk", "anatase-101", "interfacial-RuO2", "across-interface"
 ]
@@ -215,6 +262,7 @@ class Study(_Strict):
     lattice_match: LatticeMatchSettings = Field(default_factory=LatticeMatchSettings)
     interface_model: InterfaceModelSettings = Field(default_factory=InterfaceModelSettings)
     oxidation: OxidationSettings = Field(default_factory=OxidationSettings)
+    mu_profile: MuProfileSettings = Field(default_factory=MuProfileSettings)
     barriers: BarrierSettings = Field(default_factory=BarrierSettings)
     analyses: list[AnalysisName] = Field(default_factory=lambda: list(ANALYSES), description="Analyses to run.")
 
@@ -357,6 +405,12 @@ def build_flow(study: Study, preset: str | None = None, run_id: str | None = Non
 
         # adds the bulk relaxations the O2 correction needs (Ti, RuO2, ...) to bulk_jobs
         jobs += oxidation_jobs(study, bulk_jobs, preset, interfaces_by_label)
+    if "mu-profile" in study.analyses:
+        from spillover.flows.mu_profile import mu_profile_jobs
+
+        # one O2 reference for the whole study: the oxidation part's relaxation when it runs
+        o2 = next((j for j in jobs if j.name == "relax O2"), None)
+        jobs += mu_profile_jobs(study, bulk_jobs, preset, interfaces_by_label, o2=o2)
     if "barriers" in study.analyses:
         from spillover.flows.barriers import barrier_jobs
 
