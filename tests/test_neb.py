@@ -191,6 +191,9 @@ def test_barrier_study_runs_end_to_end(tmp_path):
     assert neb["output"]["converged"] and neb["output"]["start_band"] == "idpp"
     hop_job = store.query_one({"output.doc_type": "hop-set"}, properties=["metadata"])
     assert neb["metadata"]["study"] == "barriers-tiny" and neb["metadata"]["run_id"] == hop_job["metadata"]["run_id"]
+    # band checkpoints live under --scratch, outside the run's folder, so a later run resumes them
+    assert list((tmp_path / "scratch" / "neb-checkpoints").glob("neb-*/band-*/state.json"))
+    assert not (tmp_path / "spillover-scratch").exists()
 
 
 def _assert_clean_error(result: subprocess.CompletedProcess, field: str) -> None:

@@ -69,7 +69,7 @@ def run_study(study: Study, preset: str, db: str | None = None, scratch: Path | 
 
     console = Console(stderr=True)
     run_id = new_run_id()
-    flow = build_flow(study, preset, run_id=run_id)
+    flow = build_flow(study, preset, run_id=run_id, scratch=scratch)
     store = connect(db)
     root = Path(scratch or get_settings().scratch) / run_id
     root.mkdir(parents=True, exist_ok=True)

@@ -365,7 +365,7 @@ def preflight(study: Study, preset: str) -> None:
             load_preset(study.barriers.dft_preset, study.barriers.dft_preset_overrides or None)
 
 
-def build_flow(study: Study, preset: str | None = None, run_id: str | None = None):
+def build_flow(study: Study, preset: str | None = None, run_id: str | None = None, scratch: Path | None = None):
     """Translate a study into one jobflow Flow.
 
     Parameters
@@ -376,6 +376,8 @@ def build_flow(study: Study, preset: str | None = None, run_id: str | None = Non
         Preset for every job; ``None`` uses the study's.
     run_id
         Id stored in the metadata of every job of this run.
+    scratch
+        Scratch base of the run (NEB band checkpoints live below it); ``None``: ``$SPILLOVER_SCRATCH``.
 
     Returns
     -------
@@ -415,7 +417,7 @@ def build_flow(study: Study, preset: str | None = None, run_id: str | None = Non
         from spillover.flows.barriers import barrier_jobs
 
         # adds the bulk relaxations its regions need to bulk_jobs
-        jobs += barrier_jobs(study, bulk_jobs, preset)
+        jobs += barrier_jobs(study, bulk_jobs, preset, scratch)
     flow = Flow(jobs, name=f"{study.name} ({preset})")
     flow.update_metadata({"study": study.name, "preset": preset, "run_id": run_id or new_run_id()})
     return flow

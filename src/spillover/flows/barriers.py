@@ -149,15 +149,19 @@ def region_barriers(
     return Response(output=doc, addition=Flow(jobs, name=f"barriers {region}") if jobs else None)
 
 
-def checkpoint_root() -> str:
-    """Absolute band-checkpoint directory: ``$SPILLOVER_SCRATCH/neb-checkpoints`` (resolved now)."""
+def checkpoint_root(scratch: str | Path | None = None) -> str:
+    """Absolute band-checkpoint directory: ``<scratch>/neb-checkpoints`` (resolved now).
+
+    ``scratch`` defaults to ``$SPILLOVER_SCRATCH`` (or ``./spillover-scratch``). It is the scratch
+    base, not a run's folder, so a later run of the same hop resumes from the checkpoint.
+    """
     from spillover.jobs.neb import CHECKPOINT_SUBDIR
     from spillover.settings import get_settings
 
-    return str((Path(get_settings().scratch) / CHECKPOINT_SUBDIR).resolve())
+    return str((Path(scratch or get_settings().scratch) / CHECKPOINT_SUBDIR).resolve())
 
 
-def barrier_jobs(study: Study, bulk_jobs: dict[str, Job], preset: str) -> list[Job]:
+def barrier_jobs(study: Study, bulk_jobs: dict[str, Job], preset: str, scratch: str | Path | None = None) -> list[Job]:
     """Jobs of the barrier analysis: missing bulk relaxations, then one job per region.
 
     Bulk relaxations a region needs and the study does not list are added to ``bulk_jobs``
@@ -171,6 +175,8 @@ def barrier_jobs(study: Study, bulk_jobs: dict[str, Job], preset: str) -> list[J
         Bulk name -> relaxation job; extended in place.
     preset
         Preset of the run.
+    scratch
+        Scratch base for the band checkpoints (see :func:`checkpoint_root`).
     """
     from spillover.build.hops import REGIONS
     from spillover.flows.bulks import bulk_relax_jobs
@@ -181,7 +187,7 @@ def barrier_jobs(study: Study, bulk_jobs: dict[str, Job], preset: str) -> list[J
     new_bulks = bulk_relax_jobs(missing, preset, study.preset_overrides) if missing else {}
     bulk_jobs.update(new_bulks)
     jobs: list[Job] = list(new_bulks.values())
-    root = checkpoint_root()
+    root = checkpoint_root(scratch)
     for region in study.barriers.regions:
         names = REGIONS[region]["bulks"]
         new = region_barriers(
