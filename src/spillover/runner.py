@@ -124,14 +124,9 @@ def run_study(study: Study, preset: str, db: str | None = None, scratch: Path | 
     if "mu-profile" in study.analyses:
         from spillover.analysis import profile
 
-        rows = [r for r in profile.profile_rows(store, preset=preset) if r["profile_job_id"] in _run_jobs(store, run_id)]
+        rows = profile.profile_rows(store, preset=preset, run_id=run_id)
         if rows:
             print(f"\nO binding energy along the path ({preset}; run {run_id}; database {describe(db)})\n")
             print(render(rows, profile.COLUMNS, "md"))
             print("\n".join(["", *profile.summary_lines(rows)]))
     return 1 if handler.failures else 0
-
-
-def _run_jobs(store, run_id: str) -> set[str]:
-    """uuids of the jobs of one run."""
-    return {d["uuid"] for d in store.query({"metadata.run_id": run_id}, properties=["uuid"])}

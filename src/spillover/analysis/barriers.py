@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from spillover.analysis.query import newest_documents
 from spillover.analysis.tables import Column
 from spillover.errors import InputError
 
@@ -77,26 +78,15 @@ def barrier_rows(store: Any, run_id: str | None = None, preset: str | None = Non
         force_calls, preset, job_ids`` (the NEB job, then the job whose band started it) and a
         few more for plots.
     """
-    criteria: dict[str, Any] = {"output.doc_type": "neb"}
-    if run_id:
-        criteria["metadata.run_id"] = run_id
-    if preset:
-        criteria["output.preset"] = preset
-    docs = store.query(
-        criteria, properties=["uuid", "completed_at", *(f"output.{f}" for f in _FIELDS)], sort={"completed_at": -1}
-    )
-    rows: dict[tuple, dict[str, Any]] = {}
-    for doc in docs:
-        out = doc["output"]
-        key = (out["region"], out["label"], out["preset"])
-        if key not in rows:
-            rows[key] = _row(doc)
+    docs = newest_documents(store, "neb", lambda o: (o["region"], o["label"], o["preset"]), preset, run_id,
+                            properties=[f"output.{f}" for f in _FIELDS])
+    rows = [_row(doc) for doc in docs]
 
     def order(r: dict[str, Any]) -> tuple:
         region = REGION_ORDER.index(r["region"]) if r["region"] in REGION_ORDER else len(REGION_ORDER)
         return (region, r["to_layer"] or 0, r["distance_A"] or 0.0, r["hop"], r["preset"])
 
-    return sorted(rows.values(), key=order)
+    return sorted(rows, key=order)
 
 
 def neb_document(store: Any, job_id: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from spillover.analysis.query import newest_documents
 from spillover.analysis.tables import Column
 
 COLUMNS = [
@@ -43,19 +44,10 @@ def lattice_match_rows(store: Any, run_id: str | None = None, preset: str | None
     list of dict
         One row per interface with the uuids of the interface job and of the bulk relaxations.
     """
-    criteria: dict[str, Any] = {"output.doc_type": "interface-model"}
-    if run_id:
-        criteria["metadata.run_id"] = run_id
-    if preset:
-        criteria["output.preset"] = preset
-    docs = store.query(criteria, properties=["uuid", "output", "completed_at"], sort={"completed_at": -1})
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for doc in docs:
+    rows = []
+    for doc in newest_documents(store, "interface-model", lambda o: (o["label"], o["preset"]), preset, run_id):
         out = doc["output"]
-        key = (out["label"], out["preset"])
-        if key in rows:
-            continue
-        rows[key] = {
+        rows.append({
             "support": out["support"],
             "film": "/".join(out["films"]),
             "supercell": f"{_supercell(out['substrate_matrix'])}; {_supercell(out['film_matrix'])}",
@@ -68,5 +60,5 @@ def lattice_match_rows(store: Any, run_id: str | None = None, preset: str | None
             "preset": out["preset"],
             "job_id": doc["uuid"],
             "bulk_job_ids": out["bulk_sources"],
-        }
-    return sorted(rows.values(), key=lambda r: (r["support"], r["film"], r["preset"]))
+        })
+    return sorted(rows, key=lambda r: (r["support"], r["film"], r["preset"]))

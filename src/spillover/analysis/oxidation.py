@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from spillover.analysis.query import newest_documents
 from spillover.analysis.tables import Column
 from spillover.analysis.thermo import (
     EV_PER_A2_IN_J_PER_M2,
@@ -202,19 +203,9 @@ def _area(calc: dict) -> float:
 def summaries(store: Any, preset: str | None = None, support: str | None = None,
               run_id: str | None = None) -> list[tuple[str, dict]]:
     """The newest oxidation summary per interface and preset, as (job uuid, output) pairs."""
-    criteria: dict[str, Any] = {"output.doc_type": "oxidation"}
-    if preset:
-        criteria["output.preset"] = preset
-    if support:
-        criteria["output.support"] = support
-    if run_id:
-        criteria["metadata.run_id"] = run_id
-    docs = store.query(criteria, properties=["uuid", "output", "completed_at"], sort={"completed_at": -1})
-    seen: dict[tuple[str, str], tuple[str, dict]] = {}
-    for doc in docs:
-        out = doc["output"]
-        seen.setdefault((out["label"], out["preset"]), (doc["uuid"], out))
-    return sorted(seen.values(), key=lambda t: (t[1]["support"], t[1]["preset"]))
+    docs = newest_documents(store, "oxidation", lambda o: (o["label"], o["preset"]), preset, run_id,
+                            filters={"support": support})
+    return sorted(((d["uuid"], d["output"]) for d in docs), key=lambda t: (t[1]["support"], t[1]["preset"]))
 
 
 def recompute(store: Any, summary_id: str, summary: dict, reference: str = "stored") -> dict:
@@ -343,16 +334,9 @@ def onset_rows(store: Any, preset: str | None = None, support: str | None = None
 
 def o2_reference_rows(store: Any, preset: str | None = None) -> list[dict[str, Any]]:
     """The newest O2 correction per preset: computed (raw, corrected) and experimental formation energies."""
-    criteria: dict[str, Any] = {"output.doc_type": "o2-correction"}
-    if preset:
-        criteria["output.preset"] = preset
-    docs = store.query(criteria, properties=["uuid", "output", "completed_at"], sort={"completed_at": -1})
-    rows, seen = [], set()
-    for doc in docs:
+    rows = []
+    for doc in newest_documents(store, "o2-correction", lambda o: o["preset"], preset):
         out = doc["output"]
-        if out["preset"] in seen:
-            continue
-        seen.add(out["preset"])
         for e in out["entries"]:
             rows.append({**e, "shift_eV_per_O": out["shift_eV_per_O"], "e_o2_eV": out["e_o2_eV"],
                          "preset": out["preset"], "job_id": doc["uuid"]})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from spillover.analysis.query import newest_documents
 from spillover.analysis.tables import Column
 from spillover.errors import InputError
 
@@ -59,23 +60,14 @@ def _sort_key(row: dict) -> tuple:
     return (row["support"], REGION_ORDER.index(row["region"]), layer, row["site"])
 
 
-def profile_rows(store: Any, preset: str | None = None) -> list[dict[str, Any]]:
-    """One row per site of the newest profile of each support (and preset).
+def profile_rows(store: Any, preset: str | None = None, run_id: str | None = None) -> list[dict[str, Any]]:
+    """One row per site of the newest profile of each support (and preset), optionally of one run.
 
     Every E_b is recomputed here from the energies of the calculations the profile names.
     """
-    criteria: dict[str, Any] = {"output.doc_type": "mu-profile"}
-    if preset:
-        criteria["output.preset"] = preset
-    docs = store.query(criteria, properties=["uuid", "output"], sort={"completed_at": -1})
-    seen: set[tuple[str, str]] = set()
     rows = []
-    for doc in docs:
+    for doc in newest_documents(store, "mu-profile", lambda o: (o["support"], o["preset"]), preset, run_id):
         out = doc["output"]
-        key = (out["support"], out["preset"])
-        if key in seen:
-            continue
-        seen.add(key)
         e_o2 = _energy(store, out["o2_job_id"], out["preset"])
         shift = o2_shift(store, out["preset"], out["o2_job_id"])
         for site in out["sites"]:
