@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from spillover.commands.options import DbOption, FormatOption, JsonOption, PresetFilter, check_choice
 from spillover.errors import InputError
 
 app = typer.Typer(
@@ -24,20 +25,9 @@ app.add_typer(build_app, name="build")
 app.add_typer(table_app, name="table")
 app.add_typer(plot_app, name="plot")
 
-DbOption = Annotated[
-    Optional[str],
-    typer.Option("--db", help="Database directory or JobStore config file [default: $SPILLOVER_DB or ./spillover-db]."),
-]
 OutputOption = Annotated[
     Optional[Path], typer.Option("--output", "-o", help="Write the structure here; format from the extension.")
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object to stdout.")]
-FormatOption = Annotated[str, typer.Option("--format", "-f", help="md, csv, latex or json.")]
-
-
-def _check_choice(field: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise InputError(field, f"unknown value {value!r}", ", ".join(allowed))
 
 
 def _write_structure(atoms, output: Path | None) -> None:
@@ -150,7 +140,7 @@ def run(
 
     study = load_study(study_file)
     if only is not None:
-        _check_choice("--only", only, ANALYSES)
+        check_choice("--only", only, ANALYSES)
         study = study.model_copy(update={"analyses": [only]})
     preset_name = preset or study.preset
     preflight(study, preset_name)
@@ -194,14 +184,14 @@ def results(
 def table_lattice_match(
     db: DbOption = None,
     fmt: FormatOption = "md",
-    preset: Annotated[Optional[str], typer.Option(help="Only results of this preset.")] = None,
+    preset: PresetFilter = None,
 ) -> None:
     """Table 1: support, film, supercell, area, strains, von Mises strain, with job ids."""
     from spillover.analysis.lattice_match import COLUMNS, lattice_match_rows
     from spillover.analysis.tables import FORMATS, render
     from spillover.store import connect
 
-    _check_choice("--format", fmt, FORMATS)
+    check_choice("--format", fmt, FORMATS)
     rows = lattice_match_rows(connect(db, create=False), preset=preset)
     if not rows:
         raise InputError("--db", "no lattice-match results stored", "run 'spillover run STUDY' first")

@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from spillover.commands.options import JsonOption
 from spillover.errors import InputError
 
 LaunchpadOption = Annotated[
@@ -25,7 +26,6 @@ LaunchpadOption = Annotated[
 WorkflowOption = Annotated[
     Optional[int], typer.Option("--workflow", help="Only this workflow (the id 'spillover submit' printed).")
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object to stdout.")]
 STATE_STYLE = {"completed": "green", "fizzled": "red", "running": "cyan", "ready": "yellow", "reserved": "yellow"}
 
 
