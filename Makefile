@@ -6,6 +6,8 @@ STUDY ?= workflows/ru_tio2_spillover.yaml
 PRESET ?= screen
 DB ?= spillover-db
 PYTEST_ARGS ?=
+# One pytest worker per core; whole files go to one worker (their module fixtures, e.g. the SLURM cluster, stay single).
+TEST_WORKERS ?= 2
 
 .PHONY: install demo test bench bench-neb clean-db slurm-up slurm-down
 
@@ -16,7 +18,7 @@ demo: install
 	$(BIN)/spillover run $(STUDY) --preset $(PRESET) --db $(DB)
 
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python benchmarks/run.py

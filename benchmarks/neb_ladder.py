@@ -37,7 +37,7 @@ from pathlib import Path
 
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from spillover.build.hops import hop_between, hop_endpoints, region_host
+from spillover.build.barriers import hop_between, hop_endpoints, region_host
 from spillover.errors import InputError
 from spillover.jobs.neb import NebMaker
 

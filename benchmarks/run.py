@@ -40,11 +40,14 @@ def main() -> None:
         t_load = timed(lambda: _chgnet_model("0.3.0", "cpu"))
     rutile = load_bulk("rutile")
     interface, _ = make_interface("rutile-110", ["Ru-0001"])
+    # the main study's r-TiO2(110)/RuO2/Ru cell: 7 support layers, 4 Ru layers, 15 Å vacuum
+    cell, _ = make_interface("rutile-110", ["RuO2-110", "Ru-0001"], support_layers=7, film_layers=[1, 4], vacuum=15.0,
+                             fixed_layers=2)
 
-    def force_call(atoms, preset):
+    def force_call(atoms, preset, stress=True):
         atoms = atoms.copy()
         with contextlib.redirect_stdout(io.StringIO()):
-            atoms.calc = make_calculator(preset, atoms)[0]
+            atoms.calc = make_calculator(preset, atoms, stress=stress)[0]
 
         def call():
             atoms.rattle(1e-4)  # a new geometry: ASE calculators cache results for unchanged atoms
@@ -54,6 +57,8 @@ def main() -> None:
 
     t_chgnet_small = timed(force_call(rutile, screen), repeat=3)
     t_chgnet_big = timed(force_call(interface, screen), repeat=3)
+    t_cell_all = timed(force_call(cell, screen, stress=True), repeat=3)
+    t_cell_ef = timed(force_call(cell, screen, stress=False), repeat=3)
     with tempfile.TemporaryDirectory() as tmp:
         cwd = os.getcwd()
         os.chdir(tmp)
@@ -73,10 +78,13 @@ def main() -> None:
     print(f"{'CHGNet model load':58s} {t_load:9.2f}")
     print(f"{'CHGNet force call, rutile (6 atoms)':58s} {t_chgnet_small:9.3f}")
     print(f"{'CHGNet force call, Ru/r-TiO2(110) (' + str(len(interface)) + ' atoms)':58s} {t_chgnet_big:9.3f}")
+    print(f"{'CHGNet step, main-study r-TiO2/RuO2/Ru cell (' + str(len(cell)) + ' atoms), e+f+s+m':58s} {t_cell_all:9.3f}")
+    print(f"{'CHGNet step, same cell, energy and forces only':58s} {t_cell_ef:9.3f}")
     print(f"{'gpaw-test single point, rutile (6 atoms)':58s} {t_gpaw:9.2f}")
-    print(f"{'tiny study end to end (2 relaxations + 1 interface, CLI)':58s} {t_chain:9.2f}")
+    print(f"{'tiny study end to end (2 bulks, cell, scan; CLI)':58s} {t_chain:9.2f}")
     print()
     print(f"ratio gpaw-test / CHGNet, rutile force call: {t_gpaw / t_chgnet_small:8.0f}x")
+    print(f"ratio CHGNet all properties / energy and forces, {len(cell)}-atom cell: {t_cell_all / t_cell_ef:5.1f}x")
     print(f"CHGNet cost per atom, 108 vs 6 atoms:        {t_chgnet_big / len(interface) * 1e3:6.2f} vs "
           f"{t_chgnet_small / len(rutile) * 1e3:6.2f} ms/atom")
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from ase.io import read
 
-from conftest import ROOT, TINY_STUDY, db_snapshot, spillover
+from conftest import TINY_STUDY, db_snapshot, spillover
 from spillover.store import connect
 
 
@@ -53,9 +53,10 @@ def test_build_interface_json_keys(tmp_path):
     result = spillover("build", "interface", "rutile-110", "RuO2-110", "--json", "-o", str(tmp_path / "i.cif"))
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert {"support", "film", "area_A2", "strain_percent", "von_mises_percent", "natoms"} <= set(report)
-    assert report["support"] == "rutile-110" and report["film"] == "RuO2-110"
-    assert len(report["strain_percent"]) == 2 and report["natoms"] == len(read(tmp_path / "i.cif"))
+    assert {"support", "films", "substrate_matrix", "area_A2", "matches", "natoms"} <= set(report)
+    (match,) = report["matches"]
+    assert report["support"] == "rutile-110" and match["film"] == "RuO2-110"
+    assert len(match["strain_percent"]) == 2 and report["natoms"] == len(read(tmp_path / "i.cif"))
 
 
 def _assert_clean_error(result: subprocess.CompletedProcess, field: str) -> None:
@@ -76,7 +77,7 @@ def _assert_clean_error(result: subprocess.CompletedProcess, field: str) -> None
         (["build", "slab", "rutile-110", "--layers", "0"], "layers"),
         (["build", "slab", "rutile-110", "--vacuum", "-1"], "vacuum"),
         (["build", "slab", "rutile-110", "--layers", "2", "--fixed-layers", "2"], "fixed_layers"),
-        (["build", "interface", "anatase-101", "RuO2-110"], "films"),
+        (["build", "interface", "anatase-101", "Ru-0001", "RuO2-110"], "films"),
         (["build", "interface", "rutile-110", "RuO2-110", "--max-strain", "0.01"], "max_strain_percent"),
         (["build", "bulk", "Ru", "-o", "/no/such/dir/x.cif"], "--output"),
         (["presets", "dft-magic"], "preset"),
@@ -98,7 +99,8 @@ def _bad_study(tmp_path, **changes):
     ("make_args", "field"),
     [
         (lambda t: [str(t / "missing.yaml")], "study"),
-        (lambda t: [_bad_study(t, bulks=["rutile", "kryptonite"])], "bulks[1]"),
+        (lambda t: [_bad_study(t, systems=[{"support": "rutile-110", "films": ["kryptonite"]}])], "systems[0].films[0]"),
+        (lambda t: [_bad_study(t, lattice_scan={"films": ["foo-110"], "supports": ["rutile-110"]})], "lattice_scan.films[0]"),
         (lambda t: [_bad_study(t, preset="dft-magic")], "preset"),
         (lambda t: [_bad_study(t, preset_overrides={"relax": {"fmax": 0}})], "preset.relax.fmax"),
         (lambda t: [_bad_study(t, preset_overrides={"gpaw": {"ecut": 1}}), "--preset", "gpaw-test"], "preset.gpaw.ecut"),
@@ -131,13 +133,16 @@ def test_table_format_checked(tiny_run):
 
 
 def test_run_prints_table_from_stored_results(tiny_run):
-    assert "| support" in tiny_run["stdout"] and "rutile-110 | RuO2-110" in tiny_run["stdout"]
+    assert "| system" in tiny_run["stdout"] and "rutile-110/RuO2-110 | RuO2-110" in tiny_run["stdout"]
+    assert "Lattice-match scan" in tiny_run["stdout"]
     (row,) = tiny_run["rows"]
     store = connect(tiny_run["db"], create=False)
     doc = store.query_one({"uuid": row["job_id"]})["output"]
-    assert doc["doc_type"] == "interface-model"
-    for key in ("area_A2", "strain_percent", "von_mises_percent", "natoms", "preset"):
+    assert doc["doc_type"] == "system-cell" and doc["system"] == "rutile-110/RuO2-110"
+    for key in ("area_A2", "natoms", "preset"):
         assert row[key] == doc[key]
+    (match,) = doc["matches"]
+    assert row["strain_percent"] == match["strain_percent"] and row["von_mises_percent"] == match["von_mises_percent"]
 
     # the match is computed from the *relaxed* bulks: recompute the mismatch from the stored relaxations
     rutile = store.query_one({"uuid": row["bulk_job_ids"]["rutile"]})["output"]
@@ -155,7 +160,8 @@ def test_results_lists_every_stored_job(tiny_run):
     result = spillover("results", "--db", str(tiny_run["db"]), "--json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
-    assert sorted(r["name"] for r in rows) == ["interface rutile-110/RuO2-110", "relax bulk RuO2", "relax bulk rutile"]
+    assert sorted(r["name"] for r in rows) == ["cell rutile-110/RuO2-110", "lattice scan", "relax bulk RuO2",
+                                               "relax bulk rutile"]
     energies = [r["energy_eV"] for r in rows if r["name"].startswith("relax")]
     assert all(e is not None and e < 0 for e in energies)
 

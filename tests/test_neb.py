@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +18,7 @@ from jobflow import run_locally
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from conftest import ROOT, spillover
-from spillover.build.hops import hop_between, hop_endpoints, region_host
+from spillover.build.barriers import hop_between, hop_endpoints, region_host
 from spillover.errors import InputError
 from spillover.jobs.neb import NebMaker, check_endpoints
 from spillover.store import connect

@@ -1,4 +1,8 @@
-"""Oxidation energetics: site rules, bookkeeping, the whole chain at screen through the CLI, bad input."""
+"""Oxidation energetics: site rules, bookkeeping, the whole chain through the CLI (analytic preset), bad input.
+
+The chain's wiring runs at the ``analytic`` preset (Morse pairs, milliseconds per relaxation): every number of
+the table is recomputed from the stored documents. The physics of the O2 reference runs at ``screen`` (CHGNet).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from ase.thermochemistry import IdealGasThermo
 
 from conftest import ROOT, db_snapshot, spillover
 from spillover.analysis.oxidation import best_configurations, check_same_preset
-from spillover.build.defects import (
+from spillover.build.oxidation import (
     MIN_DIST_BELOW,
     MIN_OO,
     SITE_DEPTH,
@@ -23,7 +27,8 @@ from spillover.build.defects import (
 )
 from spillover.build.interfaces import make_interface
 from spillover.errors import InputError
-from spillover.flows.oxidation import molecule_overrides, o2_structure, oxidation_summary
+from spillover.jobs.o2 import molecule_overrides, o2_structure
+from spillover.jobs.oxidation import oxidation_summary
 from spillover.store import connect
 
 OX_STUDY = ROOT / "tests" / "data" / "oxidation_study.yaml"
@@ -176,18 +181,27 @@ def test_o2_molecule_is_a_spin_polarised_triplet_start_at_one_preset():
         check_same_preset([*docs, {"preset": "gpaw-test", "preset_resolved": load_preset("gpaw-test").model_dump()}])
 
 
-# -- the chain at screen, through the CLI ---------------------------------------------------------
+@pytest.mark.chgnet
+def test_o2_reference_at_screen_is_a_bound_molecule_with_a_real_stretch():
+    from spillover.jobs.o2 import o2_vibrations
+    from spillover.jobs.relax import RelaxMaker
+
+    o2 = RelaxMaker(preset="screen").compute(o2_structure(12.0), label="O2", kind="molecule")
+    assert o2.converged and o2.relax_cell is False
+    vib = o2_vibrations.original(o2.model_dump(), "o2", "screen", {})
+    assert vib.is_real and 1000 < vib.frequency_cm < 2000 and 1.1 < vib.bond_A < 1.35
+
+
+# -- the chain through the CLI, at the analytic preset ------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def ox_run(tmp_path_factory) -> dict:
-    """Run the oxidation part of the small study at screen into a fresh database, once per session."""
+    """Run the oxidation part of the small study at the analytic preset into a fresh database, once per session."""
     work = tmp_path_factory.mktemp("ox_run")
     db = work / "db"
-    # One torch thread: on a shared 2-core machine two intra-op threads per process oversubscribe the
-    # cores and made this run 5x slower (measured); alone, one thread costs little for ~55-atom cells.
-    result = spillover("run", str(OX_STUDY), "--only", "oxidation", "--db", str(db), "--scratch", str(work / "scratch"),
-                       cwd=work, env={"OMP_NUM_THREADS": "1"})
+    result = spillover("run", str(OX_STUDY), "--only", "oxidation", "--preset", "analytic", "--db", str(db),
+                       "--scratch", str(work / "scratch"), cwd=work)
     assert result.returncode == 0, result.stderr[-3000:]
     table = spillover("table", "oxidation", "--db", str(db), "--format", "json")
     assert table.returncode == 0, table.stderr
@@ -206,7 +220,7 @@ def test_chain_yields_rows_for_both_supports(ox_run):
     ]
     for r in rows:
         assert JSON_KEYS <= set(r)
-        assert r["preset"] == "screen" and r["o2_reference"] == "corrected"
+        assert r["preset"] == "analytic" and r["o2_reference"] == "corrected"
         assert r["delta_gamma_eV_per_A2"] == pytest.approx(r["gamma_interface_eV_per_A2"] - r["gamma_surface_eV_per_A2"])
         assert r["gamma_interface_J_per_m2"] == pytest.approx(16.0218 * r["gamma_interface_eV_per_A2"], rel=1e-5)
         assert 50 < r["area_A2"] < 65
@@ -220,7 +234,7 @@ def test_every_gamma_equals_a_recomputation_from_stored_documents(ox_run):
         clean, o2 = _out(store, ids["clean"]), _out(store, ids["o2"])
         shift = _out(store, ids["o2_correction"])["shift_eV_per_O"]
         vib = _out(store, ids["o2_vibration"])
-        assert vib["is_real"] and 1000 < vib["frequency_cm"] < 2000
+        assert vib["o2_job_id"] == ids["o2"]
         gas = IdealGasThermo([vib["frequency_eV"]], "linear", atoms=Atoms("O2", [[0, 0, 0], [0, 0, vib["bond_A"]]]),
                              symmetrynumber=2, spin=1)
         dmu = 0.5 * (gas.get_gibbs_energy(300.0, 1e5, verbose=False) - gas.get_ZPE_correction())
@@ -231,7 +245,7 @@ def test_every_gamma_equals_a_recomputation_from_stored_documents(ox_run):
         gammas = {}
         for placement in ("interface", "surface"):
             conf = _out(store, ids[placement])
-            assert conf["preset"] == clean["preset"] == o2["preset"] == "screen"
+            assert conf["preset"] == clean["preset"] == o2["preset"] == "analytic"
             n = sum(1 for p in conf["part"] if p == -1)
             assert n == row["n_O"] and conf["metadata"]["oxidation"]["placement"] == placement
             gammas[placement] = (conf["energy_eV"] - clean["energy_eV"] - n * mu_o) / area
@@ -321,8 +335,8 @@ def _study(tmp_path, **oxidation) -> str:
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"interfaces": ["brookite-101/Ru-0001"]}, "oxidation.interfaces"),
-        ({"interfaces": ["rutile-110/RuO2-110/Ru-0001"]}, "oxidation.interfaces[0]"),
+        ({"systems": ["brookite-101"]}, "oxidation.systems"),
+        ({"systems": ["rutile-110/RuO2-110/Ru-0001"]}, "oxidation.systems[0]"),
         ({"n_max": 40}, "oxidation.n_max"),
         ({"n_max": 0}, "oxidation.n_max"),
         ({"temperatures_K": [300, 0]}, "oxidation.temperatures_K[1]"),

@@ -45,3 +45,21 @@ def test_mongodb_example_config_needs_its_variables(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     with pytest.raises(InputError, match="SPILLOVER_MONGO_HOST"):
         connect(example)
+
+
+def test_mongodb_example_config_builds_once_its_variables_are_set(monkeypatch):
+    """Comments naming ${VAR} do not count; values are expanded after parsing, so they cannot change the YAML."""
+    from pathlib import Path
+
+    from jobflow import JobStore
+
+    from spillover.config import read_config
+
+    example = Path(__file__).resolve().parents[1] / "configs" / "jobstore-mongodb.yaml"
+    monkeypatch.setenv("SPILLOVER_MONGO_HOST", "db.example.org")
+    monkeypatch.setenv("SPILLOVER_MONGO_USER", "me")
+    monkeypatch.setenv("SPILLOVER_MONGO_PASSWORD", "p: [x")
+    spec, raw = read_config(example, "db")
+    assert spec["docs_store"]["password"] == "p: [x" and raw["docs_store"]["password"] == "${SPILLOVER_MONGO_PASSWORD}"
+    store = JobStore.from_dict_spec(spec)  # built, not connected
+    assert store.docs_store.host == "db.example.org"

@@ -135,10 +135,12 @@ def submitted(tmp_path_factory) -> dict:
 def test_slurm_end_to_end_results_in_jobstore(slurm, tmp_path):
     env = _env(tmp_path)
     db = tmp_path / "db"
-    sub = _json("submit", str(TINY_STUDY), "--launchpad", str(MOCK_LAUNCHPAD), "--db", str(db), env=env)
-    assert sub["n_jobs"] == 3 and sub["name"] == "tiny (screen)" and len(sub["jobs"]) == 3
+    # the analytic preset: this test is about the queue path, not the numbers (no CHGNet load per rocket)
+    sub = _json("submit", str(TINY_STUDY), "--preset", "analytic", "--launchpad", str(MOCK_LAUNCHPAD), "--db", str(db),
+                env=env)
+    assert sub["n_jobs"] == 4 and sub["name"] == "tiny (analytic)" and len(sub["jobs"]) == 4
     before = _json("status", "--launchpad", str(MOCK_LAUNCHPAD), env=env)
-    assert before["counts"]["ready"] == 2 and before["counts"]["waiting"] == 1
+    assert before["counts"]["ready"] == 2 and before["counts"]["waiting"] == 2
 
     qadapter = _qadapter(tmp_path, ntasks=1, walltime="00:10:00", _mpi_launcher=None, job_name="spillover-e2e")
     start = time.monotonic()
@@ -154,20 +156,21 @@ def test_slurm_end_to_end_results_in_jobstore(slurm, tmp_path):
 
     after = _json("status", "--workflow", str(sub["workflow_id"]), "--launchpad", str(MOCK_LAUNCHPAD), env=env)
     errors = "".join(p.read_text()[-3000:] for p in script.parent.glob("*.error"))
-    assert after["counts"]["completed"] == 3, (after["counts"], f"{elapsed:.0f} s", errors)
+    assert after["counts"]["completed"] == 4, (after["counts"], f"{elapsed:.0f} s", errors)
     assert {j["job_id"]: j["fw_id"] for j in after["jobs"]} == sub["jobs"]
-    assert after["workflows"] == [{"workflow": sub["workflow_id"], "name": "tiny (screen)", "state": "completed", "jobs": 3}]
-    assert _nonzero(after["counts"]) == {"completed": 3}
+    assert after["workflows"] == [{"workflow": sub["workflow_id"], "name": "tiny (analytic)", "state": "completed", "jobs": 4}]
+    assert _nonzero(after["counts"]) == {"completed": 4}
     _assert_counts_match_lpad(after["counts"], env)
 
     # the results landed in the study's JobStore: the same table as after a local run
     rows = _json("results", "--db", str(db), env=env)
-    assert sorted(r["name"] for r in rows) == ["interface rutile-110/RuO2-110", "relax bulk RuO2", "relax bulk rutile"]
+    assert sorted(r["name"] for r in rows) == ["cell rutile-110/RuO2-110", "lattice scan", "relax bulk RuO2",
+                                               "relax bulk rutile"]
     assert {r["job_id"] for r in rows} == set(sub["jobs"])
     assert all(r["energy_eV"] < 0 for r in rows if r["name"].startswith("relax"))
     table = json.loads(_ok(spillover("table", "lattice-match", "--db", str(db), "--format", "json", env=env)).stdout)
     (row,) = table
-    assert row["support"] == "rutile-110" and row["film"] == "RuO2-110" and row["preset"] == "screen"
+    assert row["system"] == "rutile-110/RuO2-110" and row["film"] == "RuO2-110" and row["preset"] == "analytic"
     assert 1.0 < max(abs(s) for s in row["strain_percent"]) < 7.0
 
     # nothing left to run: launching again submits nothing
@@ -180,26 +183,29 @@ def test_fizzled_jobs_rerun_and_complete(slurm, tmp_path):
     """A real failure: the compute job cannot see the user's preset directory. Fix it, rerun."""
     presets = tmp_path / "presets"
     presets.mkdir()
-    (presets / "screen-site.yaml").write_text("parent: screen\ndescription: site copy of screen\n")
+    (presets / "site-preset.yaml").write_text("parent: analytic\ndescription: a site's own preset\n")
     study = tmp_path / "study.yaml"
-    study.write_text(yaml.safe_dump({"name": "fizzle", "preset": "screen-site", "bulks": ["Ru", "Ti"], "analyses": []}))
+    # two bulk relaxations (Ru, Ti) and the scan that waits on them
+    study.write_text(yaml.safe_dump({"name": "fizzle", "preset": "site-preset", "analyses": ["lattice-match"],
+                                     "lattice_scan": {"films": ["Ru-0001"], "supports": ["Ti-0001"]}}))
     db = tmp_path / "db"
     login = _env(tmp_path, SPILLOVER_PRESET_PATH=json.dumps([str(presets)]))
     sub = _json("submit", str(study), "--launchpad", str(MOCK_LAUNCHPAD), "--db", str(db), env=login)
-    assert sub["n_jobs"] == 2
+    assert sub["n_jobs"] == 3
 
     qadapter = _qadapter(tmp_path, ntasks=1, walltime="00:10:00", _mpi_launcher=None)
     _launch_and_wait(slurm, qadapter, _env(tmp_path))  # launched from a shell without SPILLOVER_PRESET_PATH
     failed = _json("status", "--launchpad", str(MOCK_LAUNCHPAD), env=login)
-    assert _nonzero(failed["counts"]) == {"fizzled": 2}
+    assert _nonzero(failed["counts"]) == {"fizzled": 2, "waiting": 1}
     _assert_counts_match_lpad(failed["counts"], login)
-    assert all("unknown preset 'screen-site'" in j["reason"] for j in failed["jobs"]), failed["jobs"]
+    assert all("unknown preset 'site-preset'" in j["reason"] for j in failed["jobs"] if j["state"] == "fizzled"), \
+        failed["jobs"]
     human = _ok(spillover("status", "--launchpad", str(MOCK_LAUNCHPAD), env=login)).stdout
     assert "fizzled 2" in human and "relax bulk Ru" in human
     assert _json("results", "--db", str(db), env=login) == []  # a failed job stores nothing
 
     # one by job id (8 characters, as status shows it), the rest with --fizzled
-    first = failed["jobs"][0]
+    first = next(j for j in failed["jobs"] if j["state"] == "fizzled")
     out = _ok(spillover("rerun", first["job_id"][:8], "--launchpad", str(MOCK_LAUNCHPAD), env=login)).stdout
     assert f"fw_id {first['fw_id']}" in out
     counts = _json("status", "--launchpad", str(MOCK_LAUNCHPAD), env=login)["counts"]
@@ -210,10 +216,11 @@ def test_fizzled_jobs_rerun_and_complete(slurm, tmp_path):
 
     _launch_and_wait(slurm, qadapter, login)
     done = _json("status", "--launchpad", str(MOCK_LAUNCHPAD), env=login)
-    assert done["counts"]["completed"] == 2 and done["counts"]["fizzled"] == 0
-    assert _nonzero(done["counts"]) == {"completed": 2}
+    assert done["counts"]["completed"] == 3 and done["counts"]["fizzled"] == 0
+    assert _nonzero(done["counts"]) == {"completed": 3}
     rows = _json("results", "--db", str(db), env=login)
-    assert sorted((r["name"], r["preset"]) for r in rows) == [("relax bulk Ru", "screen-site"), ("relax bulk Ti", "screen-site")]
+    assert sorted((r["name"], r["preset"]) for r in rows) == [
+        ("lattice scan", "site-preset"), ("relax bulk Ru", "site-preset"), ("relax bulk Ti", "site-preset")]
 
 
 # ----------------------------------------------------------------------------- status and bad input (no queue needed)
@@ -222,12 +229,12 @@ def test_fizzled_jobs_rerun_and_complete(slurm, tmp_path):
 def test_status_counts_match_launchpad(submitted):
     env, sub = submitted["env"], submitted["result"]
     report = _json("status", "--launchpad", str(MOCK_LAUNCHPAD), env=env)
-    assert report["counts"]["ready"] == 2 and report["counts"]["waiting"] == 1
-    assert _nonzero(report["counts"]) == {"ready": 2, "waiting": 1}
+    assert report["counts"]["ready"] == 2 and report["counts"]["waiting"] == 2
+    assert _nonzero(report["counts"]) == {"ready": 2, "waiting": 2}
     _assert_counts_match_lpad(report["counts"], env)
     assert {j["job_id"]: j["fw_id"] for j in report["jobs"]} == sub["jobs"]
     human = _ok(spillover("status", "--launchpad", str(MOCK_LAUNCHPAD), env=env)).stdout
-    assert "relax bulk rutile" in human and "ready 2" in human and "waiting 1" in human
+    assert "relax bulk rutile" in human and "ready 2" in human and "waiting 2" in human
 
 
 def test_submit_to_unreachable_launchpad_submits_nothing(tmp_path):
@@ -324,9 +331,10 @@ def test_unknown_ids_and_files(submitted, argv, field):
 
 def test_bad_study_submits_nothing(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(TINY_STUDY.read_text().replace("bulks: [rutile, RuO2]", "bulks: [rutile, kryptonite]"))
+    bad.write_text(TINY_STUDY.read_text().replace("films: [RuO2-110]}", "films: [kryptonite]}", 1))
     env = _env(tmp_path)
-    _assert_clean_error(spillover("submit", str(bad), "--launchpad", str(MOCK_LAUNCHPAD), "--db", str(tmp_path / "db"), env=env), "bulks[1]")
+    _assert_clean_error(spillover("submit", str(bad), "--launchpad", str(MOCK_LAUNCHPAD), "--db", str(tmp_path / "db"),
+                                  env=env), "systems[0].films[0]")
     assert not (tmp_path / "launchpad.json").exists() and not (tmp_path / "db").exists()
 
 

@@ -43,7 +43,7 @@ class RelaxSettings(BaseModel):
     fmax: float = Field(0.05, gt=0, description="Force convergence threshold (eV/Å).")
     steps: int = Field(300, ge=0, description="Maximum optimizer steps.")
     bulk_cell: bool = Field(
-        True, description="Relax the cell of bulk models (only at a converged cutoff, see SCIENCE.md)."
+        True, description="Relax the cell of bulk models (only at a converged cutoff, see docs/science.md, Pitfalls)."
     )
 
 
@@ -85,8 +85,11 @@ class Preset(BaseModel):
     name: str = Field(description="Preset name (file stem).")
     description: str = Field("", description="One line on what the preset is for.")
     parent: str | None = Field(None, description="Preset this one inherits from (already merged).")
-    calculator: Literal["chgnet", "gpaw"] = Field(description="Which calculator the preset drives.")
+    calculator: Literal["chgnet", "gpaw", "analytic"] = Field(description="Which calculator the preset drives.")
     chgnet: dict[str, Any] = Field(default_factory=dict, description="CHGNet model and device.")
+    analytic: dict[str, Any] = Field(
+        default_factory=dict, description="Morse pairs of spillover.analytic.PairMorse: cutoff and pairs (tests only)."
+    )
     gpaw: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of gpaw.GPAW.")
     relax: RelaxSettings = Field(default_factory=RelaxSettings)
     slab: SlabSettings = Field(default_factory=SlabSettings)
@@ -152,7 +155,14 @@ def _gpaw_allowed_keys() -> set[str]:
 
 
 def _validate_calculator_keys(preset: Preset) -> None:
-    if preset.calculator == "chgnet":
+    if preset.calculator == "analytic":
+        unknown = set(preset.analytic) - {"cutoff", "pairs"}
+        if unknown:
+            raise InputError(f"preset.analytic.{sorted(unknown)[0]}", "unknown key", "cutoff, pairs")
+        for pair, p in (preset.analytic.get("pairs") or {}).items():
+            if not isinstance(p, dict) or set(p) != {"D", "alpha", "r0"}:
+                raise InputError(f"preset.analytic.pairs.{pair}", "needs exactly D, alpha and r0")
+    elif preset.calculator == "chgnet":
         unknown = set(preset.chgnet) - set(CHGNET_KEYS)
         if unknown:
             raise InputError(f"preset.chgnet.{sorted(unknown)[0]}", "unknown CHGNet key", ", ".join(CHGNET_KEYS))
@@ -235,6 +245,8 @@ def calculator_parameters(preset: Preset, atoms: Atoms | None = None) -> dict[st
     """
     if preset.calculator == "chgnet":
         return {"model_name": "0.3.0", "use_device": "cpu", **preset.chgnet}
+    if preset.calculator == "analytic":
+        return {"cutoff": 6.0, **copy.deepcopy(preset.analytic)}
     params = copy.deepcopy(preset.gpaw)
     if preset.hubbard_u:
         setups = params.get("setups") if isinstance(params.get("setups"), dict) else {}
@@ -260,11 +272,41 @@ def _chgnet_model(model_name: str, use_device: str):
     return CHGNet.load(model_name=model_name, use_device=use_device, verbose=False)
 
 
-def make_calculator(preset: Preset, atoms: Atoms | None = None) -> tuple[Calculator, dict[str, Any]]:
+@functools.lru_cache(maxsize=1)
+def _chgnet_energy_forces_class() -> type:
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    class ChgnetEnergyForces(CHGNetCalculator):
+        """CHGNet asked for energy and forces only: what a fixed-cell step needs.
+
+        CHGNet's calculator predicts energy, forces, stress and magnetic moments on every call, and
+        atomate2's trajectory observer asks for each property a calculator implements; without
+        stress the model skips its cell derivative.
+        """
+
+        implemented_properties = ["energy", "free_energy", "forces"]
+
+        def calculate(self, atoms=None, properties=None, system_changes=None, task="ef") -> None:
+            super().calculate(atoms, properties, system_changes, task="ef")
+
+    return ChgnetEnergyForces
+
+
+def make_calculator(preset: Preset, atoms: Atoms | None = None, stress: bool = True) -> tuple[Calculator, dict[str, Any]]:
     """Build the ASE calculator of a preset for a structure.
 
     For GPAW with a dipole correction the slab must be non-periodic along z, so this sets
     ``atoms.pbc[2] = False`` in that case.
+
+    Parameters
+    ----------
+    preset
+        The resolved preset.
+    atoms
+        The structure (decides the dipole correction).
+    stress
+        Whether the stress is needed (cell relaxations); CHGNet without it computes energy and forces
+        only, the same numbers at a fraction of the cost.
 
     Returns
     -------
@@ -272,12 +314,17 @@ def make_calculator(preset: Preset, atoms: Atoms | None = None) -> tuple[Calcula
         The calculator and the keyword arguments it was built with.
     """
     params = calculator_parameters(preset, atoms)
+    if preset.calculator == "analytic":
+        from spillover.analytic import PairMorse
+
+        return PairMorse(**params), params
     if preset.calculator == "chgnet":
         from chgnet.model.dynamics import CHGNetCalculator
 
         model = _chgnet_model(params["model_name"], params["use_device"])
         extra = {k: v for k, v in params.items() if k not in ("model_name", "use_device")}
-        return CHGNetCalculator(model=model, use_device=params["use_device"], **extra), params
+        cls = CHGNetCalculator if stress else _chgnet_energy_forces_class()
+        return cls(model=model, use_device=params["use_device"], **extra), params
     if atoms is not None and "dipolelayer" in params.get("poissonsolver", {}):
         atoms.pbc = [True, True, False]
     mpi_command = os.environ.get(MPI_COMMAND_ENV)

@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from spillover.commands.options import DbOption, FormatOption, JsonOption, PresetFilter, check_choice
+from spillover.commands.options import DbOption, FormatOption, JsonOption, check_choice
+from spillover.analyses import ANALYSES, ANALYSIS_NAMES
 from spillover.errors import InputError
 
 app = typer.Typer(
@@ -127,23 +128,41 @@ def build_interface(
     _emit(report.to_dict(), as_json, f"interface {'/'.join([support, *films])}")
 
 
+@build_app.command("scan")
+def build_scan(
+    max_area: Annotated[float, typer.Option(help="Largest coincidence area (Å²).")] = 120.0,
+    max_strain: Annotated[float, typer.Option(help="Largest |strain| along either direction (%).")] = 6.0,
+    fmt: FormatOption = "md",
+) -> None:
+    """The lattice-match scan at the experimental lattices: every film facet on every support facet."""
+    from spillover.analysis.lattice_match import SCAN_COLUMNS, scan_rows
+    from spillover.analysis.tables import FORMATS, render
+    from spillover.build.scan import lattice_scan
+
+    check_choice("--format", fmt, FORMATS)
+    rows = [r.to_dict() for r in lattice_scan(max_area=max_area, max_strain_percent=max_strain)]
+    typer.echo(render(scan_rows(rows, max_area, {"lattices": "experimental"}), SCAN_COLUMNS, fmt))
+
+
 @app.command("run")
 def run(
     study_file: Annotated[Path, typer.Argument(metavar="STUDY", help="Study file, e.g. workflows/ru_tio2_spillover.yaml.")],
     preset: Annotated[Optional[str], typer.Option(help="Calculator preset [default: the study's].")] = None,
     db: DbOption = None,
-    only: Annotated[Optional[str], typer.Option(help="Run only this analysis (and what it needs).")] = None,
+    only: Annotated[Optional[str], typer.Option(help="Run only this analysis (and the shared jobs it needs): "
+                                                 + ", ".join(ANALYSIS_NAMES) + ".")] = None,
     scratch: Annotated[Optional[Path], typer.Option(help="Directory for job folders [default: $SPILLOVER_SCRATCH].")] = None,
 ) -> None:
-    """Run a study locally with jobflow, store every result, print the lattice-match table."""
-    from spillover.study import ANALYSES, load_study, preflight
+    """Run a study locally with jobflow, store every result, print each analysis's tables."""
+    from spillover.plan import preflight
+    from spillover.study import load_study
 
     study = load_study(study_file)
     if only is not None:
-        check_choice("--only", only, ANALYSES)
+        check_choice("--only", only, ANALYSIS_NAMES)
         study = study.model_copy(update={"analyses": [only]})
     preset_name = preset or study.preset
-    preflight(study, preset_name)
+    preflight(study, preset_name, scratch)
 
     from spillover.runner import run_study
 
@@ -180,24 +199,6 @@ def results(
     Console(width=160).print(table)
 
 
-@table_app.command("lattice-match")
-def table_lattice_match(
-    db: DbOption = None,
-    fmt: FormatOption = "md",
-    preset: PresetFilter = None,
-) -> None:
-    """Table 1: support, film, supercell, area, strains, von Mises strain, with job ids."""
-    from spillover.analysis.lattice_match import COLUMNS, lattice_match_rows
-    from spillover.analysis.tables import FORMATS, render
-    from spillover.store import connect
-
-    check_choice("--format", fmt, FORMATS)
-    rows = lattice_match_rows(connect(db, create=False), preset=preset)
-    if not rows:
-        raise InputError("--db", "no lattice-match results stored", "run 'spillover run STUDY' first")
-    typer.echo(render(rows, COLUMNS, fmt))
-
-
 @app.command("presets")
 def presets(name: Annotated[Optional[str], typer.Argument(help="Show this preset fully resolved.")] = None) -> None:
     """List calculator presets, or print one resolved (after parent inheritance) as JSON."""
@@ -210,15 +211,18 @@ def presets(name: Annotated[Optional[str], typer.Argument(help="Show this preset
     typer.echo(json.dumps(load_preset(name).model_dump(), indent=2))
 
 
-# Commands of later analyses and of queue submission register themselves here (spillover.commands.*).
-from spillover.commands import queue as _queue  # noqa: E402
-_queue.register(app, table_app, plot_app)
-from spillover.commands import oxidation as _oxidation  # noqa: E402
-_oxidation.register(app, table_app, plot_app)
-from spillover.commands import profile as _profile  # noqa: E402
-_profile.register(app, table_app, plot_app)
-from spillover.commands import barriers as _barriers  # noqa: E402
-_barriers.register(app, table_app, plot_app)
+# Each analysis of the registry adds its commands (spillover.commands.<analysis>), then the queue commands.
+def _register_commands() -> None:
+    import importlib
+
+    for analysis in ANALYSES.values():
+        importlib.import_module(analysis.commands).register(app, table_app, plot_app)
+    from spillover.commands import queue
+
+    queue.register(app, table_app, plot_app)
+
+
+_register_commands()
 
 
 def main() -> None:

@@ -12,7 +12,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from spillover.settings import get_settings
 from spillover.store import connect, describe
-from spillover.study import Study, build_flow, new_run_id
+from spillover.analyses import ANALYSES
+from spillover.plan import make_plan, new_run_id
+from spillover.study import Study
 
 _STARTED = re.compile(r"Starting job - (.+) \(")
 _FINISHED = re.compile(r"Finished job - (.+) \(")
@@ -55,7 +57,7 @@ class _ProgressHandler(logging.Handler):
 
 
 def run_study(study: Study, preset: str, db: str | None = None, scratch: Path | None = None) -> int:
-    """Run ``study`` at ``preset`` into the database and print its lattice-match table.
+    """Run ``study`` at ``preset`` into the database and print each analysis's tables.
 
     Returns
     -------
@@ -64,12 +66,9 @@ def run_study(study: Study, preset: str, db: str | None = None, scratch: Path | 
     """
     from jobflow import run_locally
 
-    from spillover.analysis.lattice_match import COLUMNS, lattice_match_rows
-    from spillover.analysis.tables import render
-
     console = Console(stderr=True)
     run_id = new_run_id()
-    flow = build_flow(study, preset, run_id=run_id, scratch=scratch)
+    flow = make_plan(study, preset, run_id=run_id, scratch=scratch)
     store = connect(db)
     root = Path(scratch or get_settings().scratch) / run_id
     root.mkdir(parents=True, exist_ok=True)
@@ -95,38 +94,9 @@ def run_study(study: Study, preset: str, db: str | None = None, scratch: Path | 
 
     for name, reason in handler.failures:
         console.print(f"[red]failed[/] {name}: {reason}")
-    if "lattice-match" in study.analyses:
-        rows = lattice_match_rows(store, run_id=run_id)
-        if rows:
-            print(f"\nLattice match ({preset}; run {run_id}; database {describe(db)})\n")
-            print(render(rows, COLUMNS, "md"))
-    if "oxidation" in study.analyses:
-        from spillover.analysis import oxidation as ox
-
-        rows = ox.oxidation_rows(store, run_id=run_id)
-        if rows:
-            print(f"\nOxidation energetics at 300 K, 1 bar ({preset}; run {run_id}; database {describe(db)})\n")
-            print(render(rows, ox.COLUMNS, "md"))
-            print()
-            print(render(ox.onset_rows(store, run_id=run_id), ox.ONSET_COLUMNS, "md"))
-        o2_rows = ox.o2_reference_rows(store, preset=preset)
-        if o2_rows:
-            print(f"\nO2 reference: formation energies and fitted shift per O ({preset})\n")
-            print(render(o2_rows, ox.O2_COLUMNS, "md"))
-    if "barriers" in study.analyses:
-        from spillover.analysis.barriers import COLUMNS as BARRIER_COLUMNS
-        from spillover.analysis.barriers import barrier_rows
-
-        rows = barrier_rows(store, run_id=run_id)
-        if rows:
-            print(f"\nVacancy migration barriers (run {run_id}; database {describe(db)})\n")
-            print(render(rows, BARRIER_COLUMNS, "md"))
-    if "mu-profile" in study.analyses:
-        from spillover.analysis import profile
-
-        rows = profile.profile_rows(store, preset=preset, run_id=run_id)
-        if rows:
-            print(f"\nO binding energy along the path ({preset}; run {run_id}; database {describe(db)})\n")
-            print(render(rows, profile.COLUMNS, "md"))
-            print("\n".join(["", *profile.summary_lines(rows)]))
+    for name in study.analyses:
+        text = ANALYSES[name].load("summary")(store, run_id, preset)
+        if text:
+            print(f"\n{text.rstrip()}")
+    print(f"\nrun {run_id}, preset {preset}, database {describe(db)}")
     return 1 if handler.failures else 0

@@ -30,25 +30,18 @@ def _monty_jobstore(path: Path) -> JobStore:
 
 
 def _store_from_config(path: Path) -> JobStore:
-    """A JobStore from a jobflow-style config; ``${VAR}`` is taken from the environment.
+    """A JobStore from a jobflow-style config; ``${VAR}`` values are taken from the environment.
 
     Credentials therefore live in environment variables (or a 0600 file sourced into them),
     never in the config file itself.
     """
-    import os
-    import re
+    from spillover.config import read_config
 
-    import yaml
-
-    text = path.read_text()
-    unset = sorted({v for v in re.findall(r"\$\{(\w+)\}", text) if v not in os.environ})
-    if unset:
-        raise InputError("db", f"{path} uses unset environment variable(s) {', '.join(unset)}")
+    spec, _ = read_config(path, "db")
     try:
-        spec = yaml.safe_load(os.path.expandvars(text))
         return JobStore.from_dict_spec(spec)
-    except Exception as exc:  # yaml, maggma and jobflow raise several types for a bad spec
-        raise InputError("db", f"cannot build a store from {path}: {exc.__class__.__name__}: {exc}") from None
+    except Exception as exc:  # maggma and jobflow raise several types for a bad spec
+        raise InputError("db", f"cannot build a store from {path}: {exc.__class__.__name__}") from None
 
 
 def resolve_db(db: str | Path | None) -> str:

@@ -118,18 +118,10 @@ def read_launchpad_spec(path: str | Path) -> dict[str, Any]:
         Missing file, unset variable, bad YAML, an unknown key, or a password written into a
         file that others can read.
     """
+    from spillover.config import read_config
+
     path = Path(path)
-    if not path.is_file():
-        raise InputError("--launchpad", f"file {path} does not exist")
-    text = path.read_text()
-    code = re.sub(r"(^|\s)#.*$", "", text, flags=re.M)  # comments may mention variables
-    unset = sorted({v for v in _VAR.findall(code) if v not in os.environ})
-    if unset:
-        raise InputError("--launchpad", f"{path} uses unset environment variable(s) {', '.join(unset)}")
-    try:
-        spec = yaml.safe_load(_VAR.sub(lambda m: os.environ.get(m.group(1), m.group(0)), text)) or {}
-    except yaml.YAMLError:
-        raise InputError("--launchpad", f"{path} is not valid YAML") from None
+    spec, raw = read_config(path, "--launchpad")
     if not isinstance(spec, dict):
         raise InputError("--launchpad", f"{path} must hold a mapping", ", ".join(LAUNCHPAD_KEYS))
     unknown = sorted(set(spec) - set(LAUNCHPAD_KEYS))
@@ -137,10 +129,6 @@ def read_launchpad_spec(path: str | Path) -> dict[str, Any]:
         raise InputError(f"--launchpad {path.name}: {unknown[0]}", "unknown key", ", ".join(LAUNCHPAD_KEYS))
     if "host" not in spec:
         raise InputError(f"--launchpad {path.name}: host", "required key is missing", "hostname or mongodb:// URI")
-    try:
-        raw = yaml.safe_load(text) or {}
-    except yaml.YAMLError:
-        raw = {}
     literal_password = raw.get("password") and not _VAR.search(str(raw["password"]))
     uri_password = raw.get("uri_mode") and re.search(r"://[^@/]*:(?!\$\{)[^@/]+@", str(raw.get("host", "")))
     if (literal_password or uri_password) and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -222,9 +210,9 @@ def submit(
     from jobflow.managers.fireworks import flow_to_workflow
 
     from spillover.store import connect, describe
-    from spillover.study import build_flow
+    from spillover.plan import make_plan
 
-    flow = build_flow(study, preset)
+    flow = make_plan(study, preset)
     store = connect(db)
     workflow = flow_to_workflow(flow, store=store, name=name or flow.name)
     uuids = {fw.fw_id: fw.tasks[0]["job"].uuid for fw in workflow.fws}

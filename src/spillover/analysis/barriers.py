@@ -117,7 +117,7 @@ def plot_neb(doc: dict[str, Any], output: Path, job_id: str = "") -> None:
     Parameters
     ----------
     doc
-        A stored :class:`~spillover.schemas_neb.NebDoc` (the ``output`` of its job).
+        A stored :class:`~spillover.schemas.neb.NebDoc` (the ``output`` of its job).
     output
         Image file (.png, .svg or .pdf).
     job_id
@@ -201,3 +201,11 @@ def plot_barriers(rows: list[dict[str, Any]], output: Path) -> None:
     fig.tight_layout()
     fig.savefig(output)
     plt.close(fig)
+
+
+def run_summary(store: Any, run_id: str, preset: str) -> str:
+    """The barrier table of one run, as ``spillover run`` prints it."""
+    from spillover.analysis.tables import render
+
+    rows = barrier_rows(store, run_id=run_id)
+    return "\n".join(["Vacancy migration barriers\n", render(rows, COLUMNS, "md")]) if rows else ""

@@ -423,3 +423,18 @@ def _temperature_axis(ax: Any, thermo: dict, dmu_range: tuple[float, float]) -> 
     ticks = [T for T in (300, 500, 700, 1000, 1500, 2000, 3000) if dmu_range[0] <= to_dmu(np.array(T)) <= dmu_range[1]]
     top.set_xticks(ticks)
     top.set_xlabel("T (K) at p(O$_2$) = 1 bar", fontsize=9)
+
+
+def run_summary(store: Any, run_id: str, preset: str) -> str:
+    """The oxidation, onset and O2-reference tables of one run, as ``spillover run`` prints them."""
+    from spillover.analysis.tables import render
+
+    parts = []
+    rows = oxidation_rows(store, run_id=run_id)
+    if rows:
+        parts += [f"Oxidation energetics at 300 K, 1 bar ({preset})\n", render(rows, COLUMNS, "md"), "",
+                  render(onset_rows(store, run_id=run_id), ONSET_COLUMNS, "md")]
+    o2_rows = o2_reference_rows(store, preset=preset)
+    if o2_rows:
+        parts += [f"\nO2 reference: formation energies and fitted shift per O ({preset})\n", render(o2_rows, O2_COLUMNS, "md")]
+    return "\n".join(parts)

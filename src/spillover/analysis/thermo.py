@@ -1,6 +1,6 @@
 """The oxygen reference: O2 ideal-gas thermochemistry, dmu_O(T, p) and the fitted O2 correction.
 
-Definitions (SCIENCE.md, "Oxygen reference"):
+Definitions (docs/science.md, "Oxygen reference"):
 
 * ``mu_O(T, p) = 1/2 E(O2) + delta + dmu_O(T, p)``, with ``E(O2)`` the total energy of the triplet
   molecule in a box at the same preset as every energy it is combined with, and ``delta`` the

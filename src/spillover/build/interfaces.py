@@ -1,36 +1,83 @@
 """Lattice-matched film/support interfaces (Zur-McGill matching with pymatgen's ZSL).
 
-The in-plane supercells come from :class:`pymatgen.analysis.interfaces.zsl.ZSLGenerator`
-applied to the surface cells of the slabs of :mod:`spillover.build.slabs`; the film is
-strained onto the support (the support lattice is kept) and stacked with
-:func:`ase.build.stack`.  Strain along matched supercell vector i (SCIENCE.md):
-``f_i = (|film_i| - |sub_i|) / |sub_i| * 100``; the von Mises strain is that of the
-Green-Lagrange strain of the deformation mapping the film supercell on the substrate
-supercell (pymatgen's ``Strain.von_mises_strain``), in percent.
+Every film of a system is strained onto ONE in-plane cell of the support (the support
+lattice is kept) and the parts are stacked with :func:`ase.build.stack`.  Strain along
+supercell vector i (docs/science.md, "Quantities"): ``f_i = (|film_i| - |sub_i|) / |sub_i| * 100``; the von
+Mises strain is that of the Green-Lagrange strain of the deformation mapping the film
+supercell on the substrate supercell (pymatgen's ``Strain.von_mises_strain``), in percent.
+
+Rule for the cell (implemented in :mod:`spillover.build.scan`); the same system gets the
+same supercell, in the same basis and atom order, for every preset and every run:
+
+1. Candidates.  For each film, every match of pymatgen's ``ZSLGenerator`` between the
+   support's and the film's surface cells (one-layer slabs of :mod:`spillover.build.slabs`)
+   with area <= ``max_area``, |f_i| <= ``max_strain_percent`` along both (canonical)
+   supercell vectors and a right-handed, non-mirrored film.  A candidate is a pair of
+   sublattices, keyed by (HNF of the substrate matrix, HNF of the film matrix); of several
+   ZSL matches with one key the least von Mises one is kept.
+2. One cell for all films.  The substrate sublattices of a system are those on which every
+   film has a candidate; there each film takes its least von Mises candidate (ties: the
+   smallest film HNF).  Every strain is relative to that common support cell.
+3. Ranking.  Smallest index det(substrate matrix) (i.e. area), then the smallest largest
+   von Mises strain over the films, then the lexicographically smallest substrate HNF, then
+   film HNFs.  Candidates and ranking are computed at the EXPERIMENTAL lattices (the CIFs of
+   :func:`spillover.build.bulk.load_bulk`), never at relaxed ones.  With ``bulks`` the first
+   candidate of that ranking whose strains at the given lattices are still within
+   ``max_strain_percent`` is taken (the area is not re-checked), and area, strains and von
+   Mises are reported at the given lattices (``MatchReport.lattices``).
+4. Basis.  The substrate supercell is an integer matrix in a canonical reduced basis of its
+   sublattice, fixed once at the experimental lattice: Minkowski-reduce the HNF's vectors
+   (:func:`ase.geometry.minkowski_reduce`); first vector the shortest (ties: the smallest
+   angle to the first support surface vector, counter-clockwise before clockwise, so of
+   +-v the one pointing along that vector), second vector the shortest one completing a
+   right-handed basis (ties: the smallest angle to the first).  Each film matrix carries the
+   same unimodular change of basis (F' = U F), so film rows stay matched to substrate rows.
+   A surface cell cut from a given bulk is rewritten in the basis of the CIF's surface cell
+   (a reduction tie, as in a-TiO2(101), may pick another basis), so the matrices mean the
+   same vectors at every lattice.
+5. Registry.  RuO2(110) on r-TiO2(110) continues the rutile lattice ('epitaxial'); other
+   films get the shift (12 x 12 grid) that maximises the shortest distance across the
+   interface ('max-min-distance'), chosen at the experimental lattices and, for given
+   bulks, carried along with the interface layers.
+6. Atom order.  The model is turned so that the first supercell vector lies along x, and
+   its atoms are sorted by (part, layer, atomic number, fractional z descending, y, x), the
+   fractional coordinates in steps of 1e-3 (on a grid offset so that k/2^n fractions are
+   not on a rounding boundary): a key that homogeneous strain does not change.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from ase import Atoms
 from ase.build import make_supercell, stack
 from ase.constraints import FixAtoms
-from pymatgen.analysis.elasticity.strain import Deformation
-from pymatgen.analysis.interfaces.zsl import ZSLGenerator
-from pymatgen.core import Composition
 
-from spillover.build.bulk import BULKS, load_bulk
+from spillover.build.matching import (
+    Candidate,
+    MeasuredMatch,
+    bulk_for,
+    check_bulks,
+    check_limits,
+    cif_stamp,
+    inplane_cell,
+    lattices_of,
+    matches_at,
+    no_match,
+    rebased,
+    reference_slab,
+)
 from spillover.build.slabs import make_slab, parse_facet
 from spillover.errors import InputError
 
-#: Supported supports and film sequences of :func:`make_interface`.
+#: Supported supports and film sequences (support side first) of :func:`make_interface`.
 SUPPORTED: dict[str, tuple[tuple[str, ...], ...]] = {
     "rutile-110": (("Ru-0001",), ("RuO2-110",), ("RuO2-110", "Ru-0001")),
-    "anatase-101": (("Ru-0001",),),
+    "anatase-101": (("Ru-0001",), ("RuO2-110",), ("RuO2-110", "Ru-0001")),
 }
 #: Default number of film layers (RuO2: trilayers, Ru: atomic layers); others 3.
 DEFAULT_FILM_LAYERS: dict[str, int] = {"RuO2-110": 1, "Ru-0001": 3}
@@ -40,167 +87,104 @@ DEFAULT_SUPPORT_LAYERS = 3
 
 
 @dataclass
+class FilmMatch:
+    """One film on the common in-plane cell.
+
+    Attributes
+    ----------
+    film
+        Film facet.
+    film_matrix
+        Film supercell in its surface cell; row i is matched to substrate row i.
+    strain_percent
+        ``f_i`` along the two canonical supercell vectors.
+    von_mises_percent
+        von Mises strain of the film's deformation onto the cell, percent.
+    """
+
+    film: str
+    film_matrix: list[list[int]]
+    strain_percent: list[float]
+    von_mises_percent: float
+
+
+@dataclass
 class MatchReport:
     """One lattice match (or the match of a built interface).
 
     Attributes
     ----------
-    support, films, film
-        Support facet, film facets from the support outward, outermost film.
+    support, films
+        Support facet, film facets from the support outward.
     substrate_matrix
-        Support in-plane supercell in terms of the support slab's surface cell.
-    film_matrix
-        In-plane supercell of the first film in terms of its own surface cell.
+        Support supercell in the canonical reduced basis, in support surface cells (those of
+        the CIF's slab).
+    substrate_hnf
+        Hermite normal form ``[[a, b], [0, d]]`` (0 <= b < d) of ``substrate_matrix``.
     area_A2
-        In-plane area of the (support) supercell, Å².
-    strain_percent
-        ``f_i`` along the two matched supercell vectors, first film on the support.
-    von_mises_percent
-        von Mises strain of the first film's deformation, percent.
-    natoms
-        Atoms in the interface model (with ``support_layers`` and ``film_layers``).
-    support_layers, film_layers, part_natoms
-        Layers of the support and of each film, atoms of each part.
+        In-plane area of the supercell, Å².
+    matches
+        One :class:`FilmMatch` per film, support side first, all on ``substrate_matrix``.
+    natoms, part_natoms
+        Atoms of the model and of each part (support, films).
+    support_layers, film_layers
+        Layers of the support and of each film.
     registry
         How each film was placed in-plane: 'epitaxial' (continues the support lattice,
         RuO2 on r-TiO2) or 'max-min-distance'; empty for :func:`find_matches`.
-    stack
-        For a multi-film interface, one report per film on what is beneath it.
+    lattices
+        'experimental' (CIFs) or 'given' (``bulks``): the lattices of area and strains.
     """
 
     support: str
     films: list[str]
-    film: str
     substrate_matrix: list[list[int]]
-    film_matrix: list[list[int]]
+    substrate_hnf: list[list[int]]
     area_A2: float
-    strain_percent: list[float]
-    von_mises_percent: float
+    matches: list[FilmMatch]
     natoms: int
-    support_layers: int = DEFAULT_SUPPORT_LAYERS
-    film_layers: list[int] = field(default_factory=list)
-    part_natoms: list[int] = field(default_factory=list)
-    registry: list[str] = field(default_factory=list)
-    stack: list[MatchReport] = field(default_factory=list)
+    support_layers: int
+    film_layers: list[int]
+    part_natoms: list[int]
+    registry: list[str]
+    lattices: str
 
     def to_dict(self) -> dict:
-        """JSON-safe plain-type dictionary (``stack`` as a list of dicts)."""
+        """JSON-safe plain-type dictionary (``matches`` as a list of dicts)."""
         d = asdict(self)
         d["area_A2"] = float(self.area_A2)
-        d["von_mises_percent"] = float(self.von_mises_percent)
-        d["strain_percent"] = [float(x) for x in self.strain_percent]
-        d["substrate_matrix"] = [[int(x) for x in row] for row in self.substrate_matrix]
-        d["film_matrix"] = [[int(x) for x in row] for row in self.film_matrix]
-        d["stack"] = [r.to_dict() for r in self.stack]
+        d["substrate_matrix"] = _int_rows(self.substrate_matrix)
+        d["substrate_hnf"] = _int_rows(self.substrate_hnf)
+        d["matches"] = [{"film": m.film, "film_matrix": _int_rows(m.film_matrix),
+                         "strain_percent": [float(x) for x in m.strain_percent],
+                         "von_mises_percent": float(m.von_mises_percent)} for m in self.matches]
+        for key in ("natoms", "support_layers"):
+            d[key] = int(d[key])
+        d["film_layers"] = [int(x) for x in self.film_layers]
+        d["part_natoms"] = [int(x) for x in self.part_natoms]
         return d
 
 
-@dataclass
-class _Match:
-    sub_matrix: np.ndarray  # 2x2 int, rows = supercell vectors in substrate cell vectors
-    film_matrix: np.ndarray  # 2x2 int
-    area: float
-    strain: list[float]
-    von_mises: float
+def _int_rows(m) -> list[list[int]]:
+    return [[int(x) for x in row] for row in m]
 
 
-def _inplane(atoms: Atoms) -> np.ndarray:
-    vecs = np.array(atoms.cell[:2], dtype=float)
-    vecs[:, 2] = 0.0
-    return vecs
-
-
-def _von_mises(film_sl: np.ndarray, sub_sl: np.ndarray) -> float:
-    """von Mises strain (fraction) of the deformation film supercell -> substrate supercell."""
-    f3 = np.array([film_sl[0], film_sl[1], np.cross(film_sl[0], film_sl[1])])
-    n = np.cross(sub_sl[0], sub_sl[1])
-    s3 = np.array([sub_sl[0], sub_sl[1], n * np.linalg.norm(f3[2]) / np.linalg.norm(n)])
-    deform = Deformation(np.linalg.solve(f3, s3).T)
-    return float(deform.green_lagrange_strain.von_mises_strain)
-
-
-def _check_limits(max_area: float, max_strain_percent: float) -> None:
-    for key, value in (("max_area", max_area), ("max_strain_percent", max_strain_percent)):
-        if not isinstance(value, (int, float, np.number)) or not math.isfinite(value) or value <= 0:
-            raise InputError(key, f"must be a positive number, got {value!r}", "> 0")
-
-
-def _match_cells(sub_vecs: np.ndarray, film_vecs: np.ndarray, max_area: float,
-                 max_strain_percent: float) -> list[_Match]:
-    """ZSL matches of two in-plane cells, filtered, deduplicated and sorted."""
-    s = max_strain_percent / 100.0
-    a_sub = float(np.linalg.norm(np.cross(*sub_vecs)))
-    a_film = float(np.linalg.norm(np.cross(*film_vecs)))
-    ratio = max(a_film / a_sub, a_sub / a_film)
-    zsl = ZSLGenerator(max_area_ratio_tol=((1 + s) ** 2 - 1) * ratio * 1.05, max_area=max_area * (1 + s) ** 2,
-                       max_length_tol=s * 1.05, max_angle_tol=s, bidirectional=False)
-    found: list[tuple] = []
-    for m in zsl(film_vecs, sub_vecs):
-        fsl = np.array(m.film_sl_vectors, dtype=float)
-        ssl = np.array(m.substrate_sl_vectors, dtype=float)
-        ms = np.linalg.solve(sub_vecs[:, :2].T, ssl[:, :2].T).T
-        mf = np.linalg.solve(film_vecs[:, :2].T, fsl[:, :2].T).T
-        if not (np.allclose(ms, np.rint(ms), atol=1e-6) and np.allclose(mf, np.rint(mf), atol=1e-6)):
-            continue
-        ms, mf = np.rint(ms).astype(int), np.rint(mf).astype(int)
-        if np.linalg.det(ms) < 0:  # make the substrate supercell right-handed
-            ms[1], mf[1], ssl[1], fsl[1] = -ms[1], -mf[1], -ssl[1], -fsl[1]
-        if np.linalg.det(mf) <= 0:  # would need a mirrored film
-            continue
-        area = float(np.linalg.norm(np.cross(*ssl)))
-        if area > max_area + 1e-6:
-            continue
-        strain = [float((np.linalg.norm(fsl[i]) - np.linalg.norm(ssl[i])) / np.linalg.norm(ssl[i]) * 100)
-                  for i in range(2)]
-        if max(abs(x) for x in strain) > max_strain_percent + 1e-9:
-            continue
-        vm = 100.0 * _von_mises(fsl, ssl)
-        found.append((area, vm, int(np.abs(ms).sum() + np.abs(mf).sum()), _Match(ms, mf, area, strain, vm)))
-    found.sort(key=lambda t: (round(t[0], 2), round(t[1], 3), t[2]))
-    out: list[_Match] = []
-    seen: set[tuple] = set()
-    for area, _, _, match in found:
-        key = (round(area, 2), *sorted(round(x, 2) for x in match.strain))
-        if key not in seen:
-            seen.add(key)
-            out.append(match)
-    return out
-
-
-def _bulk_for(name: str, bulks: dict[str, Atoms] | None) -> Atoms | None:
-    material, _ = parse_facet(name)
-    return None if not bulks else bulks.get(material)
-
-
-def _check_bulks(bulks: dict[str, Atoms] | None) -> None:
-    if bulks is None:
-        return
-    if not isinstance(bulks, dict):
-        raise InputError("bulks", f"must be a dict name -> ase.Atoms, got {type(bulks).__name__}")
-    for key, atoms in bulks.items():
-        if key not in BULKS:
-            raise InputError("bulks", f"unknown bulk key {key!r}", ", ".join(BULKS))
-        if not isinstance(atoms, Atoms):
-            raise InputError("bulks", f"bulks[{key!r}] must be an ase.Atoms, got {type(atoms).__name__}")
-        want = Composition(load_bulk(key).get_chemical_formula()).reduced_formula
-        got = Composition(atoms.get_chemical_formula()).reduced_formula if len(atoms) else "(empty)"
-        if got != want:
-            raise InputError("bulks", f"bulks[{key!r}] has composition {got}, expected {want}", want)
-
-
-def _report(support: str, films: list[str], m: _Match, natoms: list[int], support_layers: int,
-            film_layers: list[int]) -> MatchReport:
-    return MatchReport(support=support, films=list(films), film=films[-1],
-                       substrate_matrix=m.sub_matrix.tolist(), film_matrix=m.film_matrix.tolist(),
-                       area_A2=round(m.area, 4), strain_percent=[round(x, 4) for x in m.strain],
-                       von_mises_percent=round(m.von_mises, 4), natoms=int(sum(natoms)),
-                       support_layers=support_layers, film_layers=list(film_layers),
-                       part_natoms=[int(n) for n in natoms])
+def _report(support: str, films: Sequence[str], m: MeasuredMatch, natoms: list[int], support_layers: int,
+            film_layers: list[int], lattices: str, registry: list[str] | None = None) -> MatchReport:
+    c0 = m.cands[0]
+    return MatchReport(
+        support=support, films=list(films), substrate_matrix=[list(r) for r in c0.sub],
+        substrate_hnf=[list(r) for r in c0.sub_hnf], area_A2=round(m.area, 4),
+        matches=[FilmMatch(film=f, film_matrix=[list(r) for r in c.film], strain_percent=[round(x, 4) for x in s],
+                           von_mises_percent=round(v, 4))
+                 for f, c, s, v in zip(films, m.cands, m.strains, m.von_mises)],
+        natoms=int(sum(natoms)), support_layers=int(support_layers), film_layers=[int(n) for n in film_layers],
+        part_natoms=[int(n) for n in natoms], registry=list(registry or []), lattices=lattices)
 
 
 def find_matches(support: str, film: str, *, bulks: dict[str, Atoms] | None = None, max_area: float = 120.0,
                  max_strain_percent: float = 6.0) -> list[MatchReport]:
-    """Lattice matches of a film facet on a support facet.
+    """Lattice matches of a film facet on a support facet, in ranking order.
 
     Parameters
     ----------
@@ -209,41 +193,43 @@ def find_matches(support: str, film: str, *, bulks: dict[str, Atoms] | None = No
     bulks
         Optional bulks (e.g. relaxed) by material name; missing ones come from the CIFs.
     max_area
-        Largest support supercell area, Å².
+        Largest support supercell area (at the experimental lattices), Å².
     max_strain_percent
-        Largest |f_i| in either direction, percent; the angle between the supercell
-        vectors may differ by the same fraction (ZSL's relative angle tolerance).
+        Largest |f_i| along either supercell vector, percent; the angle between the
+        supercell vectors may differ by the same fraction (ZSL's relative angle tolerance).
 
     Returns
     -------
     list of MatchReport
-        Sorted by area, then von Mises strain; equivalent matches (same area and strains
-        up to 0.01) dropped.  ``natoms`` counts a model with 3 support layers and the
-        default film layers.
+        One per candidate (substrate and film sublattice), ranked at the experimental
+        lattices as in the module rule; with ``bulks`` only those still within
+        ``max_strain_percent`` at the given lattices, with the numbers there.
+        ``natoms`` counts a model with 3 support layers and the default film layers.
 
     Raises
     ------
     InputError
-        For bad names or limits, or when no match exists within the limits.
+        For bad names, bulks or limits, or when no match exists within the limits.
     """
-    _check_limits(max_area, max_strain_percent)
-    _check_bulks(bulks)
-    sub = make_slab(support, bulk=_bulk_for(support, bulks), layers=1)
-    flm = make_slab(film, bulk=_bulk_for(film, bulks), layers=1)
-    matches = _match_cells(_inplane(sub), _inplane(flm), max_area, max_strain_percent)
-    if not matches:
-        raise InputError("max_strain_percent",
-                         f"no lattice match of {film} on {support} within {max_strain_percent} % strain "
-                         f"and {max_area} Å²", "a larger max_strain_percent or max_area")
+    check_limits(max_area, max_strain_percent)
+    check_bulks(bulks)
+    found = matches_at(support, [film], bulks=bulks, max_area=max_area, max_strain_percent=max_strain_percent)
+    lattices = lattices_of([support, film], bulks)
+    if not found:
+        raise no_match(f"{film} on {support}", max_area, max_strain_percent, lattices == "given")
+    nsub, nfilm = len(reference_slab(support)), len(reference_slab(film))
     nfl = DEFAULT_FILM_LAYERS.get(film, 3)
-    return [_report(support, [film], m, [len(sub) * DEFAULT_SUPPORT_LAYERS * round(np.linalg.det(m.sub_matrix)),
-                                         len(flm) * nfl * round(np.linalg.det(m.film_matrix))],
-                    DEFAULT_SUPPORT_LAYERS, [nfl]) for m in matches]
+    return [_report(support, [film], m, [nsub * DEFAULT_SUPPORT_LAYERS * m.cands[0].index,
+                                         nfilm * nfl * round(np.linalg.det(m.cands[0].film))],
+                    DEFAULT_SUPPORT_LAYERS, [nfl], lattices) for m in found]
 
 
-def _supercell(atoms: Atoms, matrix: np.ndarray) -> Atoms:
+# --- building -------------------------------------------------------------------------------
+
+
+def _supercell(atoms: Atoms, matrix) -> Atoms:
     p = np.eye(3, dtype=int)
-    p[:2, :2] = matrix
+    p[:2, :2] = np.asarray(matrix, dtype=int)
     return make_supercell(atoms, p)
 
 
@@ -263,13 +249,12 @@ def _kinds(atoms: Atoms) -> np.ndarray:
     return (np.array(atoms.get_chemical_symbols()) == "O").astype(int)
 
 
-def _translation_between(src: Atoms, dst: Atoms, cell: np.ndarray, tol: float = 0.3) -> np.ndarray | None:
-    """In-plane shift t with ``src + t == dst`` as sets modulo ``cell`` (O onto O, cation onto cation)."""
-    if len(src) != len(dst) or not len(src):
-        return None
-    ks, kd = _kinds(src), _kinds(dst)
-    c2 = np.asarray(cell)[:2, :2]
-    fs, fd = src.positions[:, :2] @ np.linalg.inv(c2), dst.positions[:, :2] @ np.linalg.inv(c2)
+def _translations(fs: np.ndarray, ks: np.ndarray, fd: np.ndarray, kd: np.ndarray, c2: np.ndarray,
+                  tol: float = 0.3) -> list[np.ndarray]:
+    """Fractional in-plane shifts t with ``fs + t == fd`` as sets modulo the cell ``c2`` (kinds matched)."""
+    if len(fs) != len(fd) or not len(fs):
+        return []
+    out = []
     i0 = int(np.argmin(ks))
     for j in np.flatnonzero(kd == ks[i0]):
         t = fd[j] - fs[i0]
@@ -277,8 +262,16 @@ def _translation_between(src: Atoms, dst: Atoms, cell: np.ndarray, tol: float = 
         diff -= np.rint(diff)
         ok = (np.linalg.norm(diff @ c2, axis=-1) < tol) & (ks[:, None] == kd[None, :])
         if ok.any(axis=1).all() and ok.any(axis=0).all():
-            return np.append(t @ c2, 0.0)
-    return None
+            out.append(t)
+    return out
+
+
+def _translation_between(src: Atoms, dst: Atoms, cell: np.ndarray, tol: float = 0.3) -> np.ndarray | None:
+    """In-plane shift t with ``src + t == dst`` as sets modulo ``cell`` (O onto O, cation onto cation)."""
+    c2 = np.asarray(cell)[:2, :2]
+    inv = np.linalg.inv(c2)
+    found = _translations(src.positions[:, :2] @ inv, _kinds(src), dst.positions[:, :2] @ inv, _kinds(dst), c2, tol)
+    return np.append(found[0] @ c2, 0.0) if found else None
 
 
 def _continuation_shift(lower: Atoms, upper: Atoms) -> np.ndarray | None:
@@ -286,7 +279,8 @@ def _continuation_shift(lower: Atoms, upper: Atoms) -> np.ndarray | None:
 
     Works when the film layer is the support layer with other cations (RuO2(110) on
     r-TiO2(110)): the layer-2 -> layer-1 translation of the top part of ``lower`` is applied
-    once more.  Returns None when the film does not continue the lattice.
+    once more.  Returns None when the film does not continue the lattice (RuO2(110) on
+    a-TiO2(101), Ru on anything).
     """
     top_part = lower[lower.arrays["part"] == lower.arrays["part"].max()]
     layer = top_part.arrays["layer"]
@@ -303,21 +297,22 @@ def _continuation_shift(lower: Atoms, upper: Atoms) -> np.ndarray | None:
 
 
 def _maximin_shift(lower: Atoms, upper: Atoms, gap: float, n: int = 12) -> np.ndarray:
-    """In-plane shift of ``upper`` that maximises the shortest distance across the interface."""
+    """In-plane shift of ``upper`` (n x n grid) that maximises the shortest distance across the interface.
+
+    Shifts within 1e-3 Å of the best count as equal and the first on the grid wins, so that
+    symmetry-equivalent shifts do not flip with rounding noise.
+    """
     zl, zu = lower.positions[:, 2], upper.positions[:, 2]
     a = lower[zl > zl.max() - 1.5].positions
     b = upper[zu < zu.min() + 1.5].positions + [0.0, 0.0, zl.max() + gap - zu.min()]
-    cell = lower.cell[:2]
+    cell = np.asarray(lower.cell[:2])
     images = np.array([i * cell[0] + j * cell[1] for i in (-1, 0, 1) for j in (-1, 0, 1)])
-    best, best_d = np.zeros(3), -1.0
-    for u in np.arange(n) / n:
-        for v in np.arange(n) / n:
-            t = u * cell[0] + v * cell[1]
-            d = (b[:, None, None, :] + t + images[None, :, None, :]) - a[None, None, :, :]
-            dmin = float(np.sqrt((d**2).sum(-1)).min())
-            if dmin > best_d + 1e-6:
-                best, best_d = t, dmin
-    return best
+    grid = np.array([(u, v) for u in range(n) for v in range(n)], dtype=float) / n
+    dmin = np.empty(len(grid))
+    for k, t in enumerate(grid @ cell):
+        d = (b[:, None, None, :] + t + images[None, :, None, :]) - a[None, None, :, :]
+        dmin[k] = np.sqrt((d**2).sum(-1)).min()
+    return grid[int(np.flatnonzero(dmin >= dmin.max() - 1e-3)[0])] @ cell
 
 
 def _layer_gap(lower: Atoms) -> float:
@@ -327,13 +322,42 @@ def _layer_gap(lower: Atoms) -> float:
     return float(z[layer == 1].min() - z[layer == 2].max())
 
 
-def _stack(lower: Atoms, upper: Atoms, gap: float | None, top_extra: float) -> tuple[Atoms, str]:
-    """Stack ``upper`` (strained to ``lower``'s in-plane cell) above ``lower``.
+@dataclass
+class _Registry:
+    """How a film was placed: fractional shift, and the layers on both sides of the interface (fractional xy, kinds)."""
+
+    shift: np.ndarray
+    lower: tuple[np.ndarray, np.ndarray]  # fractional xy, kinds
+    upper: tuple[np.ndarray, np.ndarray]
+
+
+_Layer = tuple[np.ndarray, np.ndarray]  # fractional xy, kinds (O or cation)
+
+
+def _interface_layers(lower: Atoms, upper: Atoms) -> tuple[_Layer, _Layer]:
+    """Top layer of the top part of ``lower`` and bottom layer of ``upper``, fractional in ``lower``'s cell."""
+    inv = np.linalg.inv(np.asarray(lower.cell)[:2, :2])
+    top = lower[(lower.arrays["part"] == lower.arrays["part"].max()) & (lower.arrays["layer"] == 1)]
+    bottom = upper[upper.arrays["layer"] == upper.arrays["layer"].max()]
+    return (top.positions[:, :2] @ inv, _kinds(top)), (bottom.positions[:, :2] @ inv, _kinds(bottom))
+
+
+def _drift(ref: _Layer, now: _Layer, c2: np.ndarray) -> np.ndarray:
+    """Smallest fractional translation that takes layer ``ref`` onto layer ``now`` (zero if none does)."""
+    found = [t - np.rint(t) for t in _translations(ref[0], ref[1], now[0], now[1], c2, tol=0.5)]
+    return min(found, key=lambda t: float(np.linalg.norm(t @ c2))) if found else np.zeros(2)
+
+
+def _stack(lower: Atoms, upper: Atoms, gap: float | None, top_extra: float,
+           ref: _Registry | None = None) -> tuple[Atoms, str, _Registry]:
+    """Stack ``upper`` (strained to ``lower``'s in-plane cell, rows matched) above ``lower``.
 
     The in-plane registry is the lattice continuation when the film continues the
     support's lattice ('epitaxial'), otherwise the shift that maximises the shortest
-    distance across the interface ('max-min-distance'). ``gap=None`` takes the support's
-    own inter-layer gap for an epitaxial film and :data:`DEFAULT_GAP` otherwise.
+    distance across the interface ('max-min-distance').  With ``ref`` (the registry chosen
+    for the same cell at the CIF lattices) that max-min shift is reused, corrected for how
+    far the two interface layers moved in the cell.  ``gap=None`` takes the support's own
+    inter-layer gap for an epitaxial film and :data:`DEFAULT_GAP` otherwise.
     """
     up = _tight(upper, top_extra)
     up.set_cell(np.vstack([lower.cell[:2], up.cell[2:]]), scale_atoms=True)
@@ -342,32 +366,113 @@ def _stack(lower: Atoms, upper: Atoms, gap: float | None, top_extra: float) -> t
     if gap is None:
         gap = _layer_gap(lower) if shift is not None else DEFAULT_GAP
     lo = _tight(lower, gap)
-    if shift is None:
+    c2 = np.asarray(lo.cell)[:2, :2]
+    layers = _interface_layers(lo, up)
+    if shift is None and ref is None:
         shift = _maximin_shift(lo, up, gap)
+    elif shift is None:
+        frac = ref.shift + _drift(ref.lower, layers[0], c2) - _drift(ref.upper, layers[1], c2)
+        shift = np.append(frac @ c2, 0.0)
     up.translate(shift)
     up.wrap()
-    return stack(lo, up, axis=2, fix=0.0, maxstrain=None), registry
+    used = _Registry(np.linalg.solve(c2.T, shift[:2]), *layers)
+    return stack(lo, up, axis=2, fix=0.0, maxstrain=None), registry, used
+
+
+def _grid(x: np.ndarray) -> np.ndarray:
+    """Fractions in units of 1e-3, on a grid offset so that k/2^n fractions are not on a rounding boundary."""
+    return np.floor(np.asarray(x) * 1000.0 + 0.123).astype(int) % 1000
+
+
+def _canonical_frame(atoms: Atoms) -> Atoms:
+    """First cell vector along x, second in the half-plane y > 0; atoms sorted by the canonical key."""
+    cell = atoms.cell[:]
+    a1, a2 = cell[0], cell[1]
+    l1 = float(np.linalg.norm(a1))
+    new = np.array([[l1, 0.0, 0.0], [a1 @ a2 / l1, float(np.cross(a1, a2)[2]) / l1, 0.0], cell[2]])
+    atoms.set_cell(new, scale_atoms=True)
+    atoms.wrap()
+    frac = _grid(atoms.get_scaled_positions(wrap=True))
+    order = np.lexsort((frac[:, 0], frac[:, 1], -frac[:, 2], atoms.numbers, atoms.arrays["layer"],
+                        atoms.arrays["part"]))
+    return atoms[order]
+
+
+def _assemble(slabs: list[Atoms], cands: Sequence[Candidate], gap: float | None, vacuum: float,
+              refs: list[_Registry] | None = None) -> tuple[Atoms, list[str], list[_Registry]]:
+    """Supercells of the (rebased) slabs stacked upward; ``refs``: registries to reuse (see :func:`_stack`)."""
+    parts = [_supercell(slabs[0], cands[0].sub)] + [_supercell(s, c.film) for s, c in zip(slabs[1:], cands)]
+    for k, p in enumerate(parts):
+        p.arrays["part"] = np.full(len(p), k, dtype=int)
+    atoms, registry, used = parts[0], [], []
+    for k, p in enumerate(parts[1:]):
+        atoms, reg, frac = _stack(atoms, p, gap, vacuum, None if refs is None else refs[k])
+        registry.append(reg)
+        used.append(frac)
+    atoms.translate([0.0, 0.0, vacuum / 2.0])
+    atoms.pbc = True
+    return _canonical_frame(atoms), registry, used
+
+
+@functools.lru_cache(maxsize=32)
+def _cif_slab_cached(facet: str, layers: int, vacuum: float, stamp: tuple) -> Atoms:
+    return rebased(make_slab(facet, layers=layers, vacuum=vacuum), inplane_cell(reference_slab(facet)), facet)
+
+
+def _slab(facet: str, layers: int, vacuum: float, bulks: dict[str, Atoms] | None) -> Atoms:
+    """Slab of ``facet`` at the given (or CIF) lattice, in-plane cell in the basis of the CIF's cell."""
+    bulk = bulk_for(facet, bulks)
+    if bulk is None:
+        return _cif_slab_cached(facet, int(layers), float(vacuum), cif_stamp(parse_facet(facet)[0])).copy()
+    slab = make_slab(facet, bulk=bulk, layers=layers, vacuum=vacuum)
+    return rebased(slab, inplane_cell(reference_slab(facet)), facet)
+
+
+def _check_build_args(support: str, films: list[str], support_layers: int, film_layers: list[int] | None,
+                      vacuum: float, gap: float | None, fixed_layers: int) -> list[int]:
+    allowed = "; ".join(f"{s}: " + ", ".join("[" + ", ".join(f) + "]" for f in fs) for s, fs in SUPPORTED.items())
+    if support not in SUPPORTED:
+        raise InputError("support", f"unsupported support {support!r}", ", ".join(SUPPORTED))
+    if tuple(films) not in SUPPORTED[support]:
+        raise InputError("films", f"unsupported films {films!r} on {support}", allowed)
+    if isinstance(support_layers, bool) or not isinstance(support_layers, (int, np.integer)) or support_layers < 1:
+        raise InputError("support_layers", f"must be an integer >= 1, got {support_layers!r}", ">= 1")
+    layers = [DEFAULT_FILM_LAYERS[f] for f in films] if film_layers is None else list(film_layers)
+    if len(layers) != len(films) or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1
+                                        for n in layers):
+        raise InputError("film_layers", f"need one integer >= 1 per film, got {film_layers!r}",
+                         f"{len(films)} integers >= 1")
+    for key, value in (("vacuum", vacuum), ("gap", DEFAULT_GAP if gap is None else gap)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(value) \
+                or value <= 0:
+            raise InputError(key, f"must be a positive number of Å, got {value!r}", "> 0")
+    if isinstance(fixed_layers, bool) or not isinstance(fixed_layers, (int, np.integer)) \
+            or not 0 <= fixed_layers < support_layers:
+        raise InputError("fixed_layers", f"must be in 0..support_layers-1 = 0..{support_layers - 1}, "
+                         f"got {fixed_layers!r}", f"0..{support_layers - 1}")
+    return [int(n) for n in layers]
 
 
 def make_interface(support: str, films: Sequence[str], *, bulks: dict[str, Atoms] | None = None,
                    max_area: float = 120.0, max_strain_percent: float = 6.0, support_layers: int = 3,
                    film_layers: Sequence[int] | None = None, vacuum: float = 12.0, gap: float | None = None,
                    fixed_layers: int = 1) -> tuple[Atoms, MatchReport]:
-    """Build a lattice-matched film/support interface with the smallest match.
+    """Build a lattice-matched film/support interface on the first cell of the module rule.
 
     Parameters
     ----------
     support
         ``'rutile-110'`` or ``'anatase-101'``.
     films
-        ``['Ru-0001']``, ``['RuO2-110']`` (rutile only) or ``['RuO2-110', 'Ru-0001']``
-        (rutile only: RuO2 matched on r-TiO2, then Ru on the RuO2/TiO2 in-plane cell).
+        ``['Ru-0001']``, ``['RuO2-110']`` or ``['RuO2-110', 'Ru-0001']``; all films share
+        one in-plane cell of the support.
     bulks
-        Optional (relaxed) bulks by material name; missing ones come from the CIFs.
+        Optional (relaxed) bulks by material name; missing ones come from the CIFs.  The
+        cell is chosen at the CIF lattices (module rule), the model is cut from these.
     max_area, max_strain_percent
         Limits of the lattice match (see :func:`find_matches`).
     support_layers
-        Support layers (trilayers).
+        Support layers (trilayers of r-TiO2(110), Ti2O4 layers of a-TiO2(101)).
     film_layers
         Layers per film; default RuO2 1 trilayer, Ru 3 atomic layers.
     vacuum
@@ -384,12 +489,9 @@ def make_interface(support: str, films: Sequence[str], *, bulks: dict[str, Atoms
     tuple
         ``(atoms, report)``; atoms carry ``arrays["layer"]`` (1 = top layer of each part;
         for the support the layer at the interface), ``arrays["part"]`` (0 support,
-        1 first film, 2 second film) and ``info["interface"] = report.to_dict()``.
-        The report describes the model: final supercell matrices and area, atom counts;
-        its strains are those of the first film on the support (the deformation does not
-        depend on the supercell).  For two films, ``report.stack`` holds the two matches
-        as found (RuO2 on r-TiO2; Ru on the RuO2/TiO2 cell, substrate matrix in support
-        surface cells), with atom counts scaled to each match's area.
+        1 first film, 2 second film), tags = layer, and
+        ``info["interface"] = report.to_dict()``; first cell vector along x, atoms in the
+        canonical order of the module rule.
 
     Raises
     ------
@@ -402,81 +504,36 @@ def make_interface(support: str, films: Sequence[str], *, bulks: dict[str, Atoms
     next rutile trilayer would be ('epitaxial'; needs ``support_layers >= 2``); with the
     default ``gap=None`` it also sits at the next trilayer's height (0.71 Å above the top O
     for the experimental lattice), so the film continues the rutile lattice and the
-    interfacial Ti are six-fold.  Other
-    films get the shift that maximises the shortest distance across the interface.
+    interfacial Ti are six-fold.  Other films (RuO2 on a-TiO2(101), Ru) get the shift that
+    maximises the shortest distance across the interface.
     """
-    if isinstance(films, str):
-        films = [films]
-    films = list(films)
-    allowed = "; ".join(f"{s}: " + ", ".join("[" + ", ".join(f) + "]" for f in fs) for s, fs in SUPPORTED.items())
-    if support not in SUPPORTED:
-        raise InputError("support", f"unsupported support {support!r}", ", ".join(SUPPORTED))
-    if tuple(films) not in SUPPORTED[support]:
-        raise InputError("films", f"unsupported films {films!r} on {support}", allowed)
-    _check_limits(max_area, max_strain_percent)
-    _check_bulks(bulks)
-    if isinstance(support_layers, bool) or not isinstance(support_layers, (int, np.integer)) or support_layers < 1:
-        raise InputError("support_layers", f"must be an integer >= 1, got {support_layers!r}", ">= 1")
-    if film_layers is None:
-        film_layers = [DEFAULT_FILM_LAYERS[f] for f in films]
-    film_layers = list(film_layers)
-    if len(film_layers) != len(films) or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1
-                                             for n in film_layers):
-        raise InputError("film_layers", f"need one integer >= 1 per film, got {film_layers!r}",
-                         f"{len(films)} integers >= 1")
-    for key, value in (("vacuum", vacuum), ("gap", DEFAULT_GAP if gap is None else gap)):
-        if not isinstance(value, (int, float, np.number)) or not math.isfinite(value) or value <= 0:
-            raise InputError(key, f"must be a positive number of Å, got {value!r}", "> 0")
-    if isinstance(fixed_layers, bool) or not isinstance(fixed_layers, (int, np.integer)) \
-            or not 0 <= fixed_layers < support_layers:
-        raise InputError("fixed_layers", f"must be in 0..support_layers-1 = 0..{support_layers - 1}, "
-                         f"got {fixed_layers!r}", f"0..{support_layers - 1}")
+    films = [films] if isinstance(films, str) else list(films)
+    layers = _check_build_args(support, films, support_layers, film_layers, vacuum, gap, fixed_layers)
+    check_limits(max_area, max_strain_percent)
+    check_bulks(bulks)
 
-    sub = make_slab(support, bulk=_bulk_for(support, bulks), layers=support_layers, vacuum=vacuum)
-    fslabs = [make_slab(f, bulk=_bulk_for(f, bulks), layers=n, vacuum=vacuum) for f, n in zip(films, film_layers)]
-    sub_cell = _inplane(sub)
-    # chain of matches: film k on the in-plane cell of everything below it
-    total = np.eye(2, dtype=int)  # current support supercell, in support surface cells
-    found: list[_Match] = []  # each match as found, substrate matrix in support surface cells
-    film_mats: list[np.ndarray] = []  # film supercells of the final model
-    for f, fslab in zip(films, fslabs):
-        base = np.hstack([total @ sub_cell[:, :2], np.zeros((2, 1))])
-        matches = _match_cells(base, _inplane(fslab), max_area, max_strain_percent)
-        if not matches:
-            below = " / ".join([support, *films[: len(found)]])
-            raise InputError("max_strain_percent", f"no lattice match of {f} on {below} within "
-                             f"{max_strain_percent} % strain and {max_area} Å²",
-                             "a larger max_strain_percent or max_area")
-        m = matches[0]
-        total = m.sub_matrix @ total
-        film_mats = [m.sub_matrix @ fm for fm in film_mats] + [m.film_matrix]
-        found.append(_Match(total, m.film_matrix, m.area, m.strain, m.von_mises))
-    # build: support supercell, then each film in its final supercell, stacked upward
-    parts = [_supercell(sub, total)] + [_supercell(fs, fm) for fs, fm in zip(fslabs, film_mats)]
-    for k, p in enumerate(parts):
-        p.arrays["part"] = np.full(len(p), k, dtype=int)
-    atoms, registry = parts[0], []
-    for p in parts[1:]:
-        atoms, reg = _stack(atoms, p, gap, vacuum)
-        registry.append(reg)
-    atoms.translate([0.0, 0.0, vacuum / 2.0])
-    atoms.wrap()
-    atoms.pbc = True
+    facets = [support, *films]
+    nlayers = [support_layers, *layers]
+    slabs = [_slab(f, n, vacuum, bulks) for f, n in zip(facets, nlayers)]
+    found = matches_at(support, films, max_area=max_area, max_strain_percent=max_strain_percent, first=True,
+                       cells={f: inplane_cell(s) for f, s in zip(facets, slabs)})
+    lattices = lattices_of(facets, bulks)
+    if not found:
+        raise no_match(" / ".join(films) + f" on {support} (one common cell)", max_area, max_strain_percent,
+                        lattices == "given")
+    m = found[0]
+    refs = None
+    if lattices == "given":  # the max-min registry is chosen at the CIF lattices too
+        _, _, refs = _assemble([_slab(f, n, vacuum, None) for f, n in zip(facets, nlayers)], m.cands, gap, vacuum)
+    atoms, registry, _ = _assemble(slabs, m.cands, gap, vacuum, refs)
     part, layer = atoms.arrays["part"], atoms.arrays["layer"]
     fixed = np.flatnonzero((part == 0) & (layer > support_layers - fixed_layers))
     atoms.set_constraint(FixAtoms(indices=fixed) if len(fixed) else None)
     atoms.set_tags(layer)
-    natoms = [int((part == k).sum()) for k in range(len(parts))]
-    final_area = found[-1].area
-    top = _report(support, films, _Match(total, film_mats[0], final_area, found[0].strain, found[0].von_mises),
-                  natoms, support_layers, film_layers)
-    top.registry = registry
-    if len(films) > 1:
-        # per-film matches as found; atom counts scaled to each match's area
-        top.stack = [_report(support, films[: k + 1], m, [round(n * m.area / final_area) for n in natoms[: k + 2]],
-                             support_layers, film_layers[: k + 1]) for k, m in enumerate(found)]
-    atoms.info = {"interface": top.to_dict()}
-    return atoms, top
+    natoms = [int((part == k).sum()) for k in range(len(facets))]
+    report = _report(support, films, m, natoms, support_layers, layers, lattices, registry)
+    atoms.info = {"interface": report.to_dict()}
+    return atoms, report
 
 
-__all__ = ["MatchReport", "find_matches", "make_interface", "SUPPORTED", "DEFAULT_FILM_LAYERS"]
+__all__ = ["DEFAULT_FILM_LAYERS", "SUPPORTED", "FilmMatch", "MatchReport", "find_matches", "make_interface"]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms
 
+from spillover.build import symmetry
+
 ANION = "O"
 #: Largest z gap (Å) between cation planes of one layer.
 LAYER_GAP = 1.2
@@ -71,16 +73,11 @@ def keep_top_layers(atoms: Atoms, layer: np.ndarray, n: int) -> tuple[Atoms, np.
     return atoms[keep], np.asarray(layer)[keep]
 
 
-def flips_z(atoms: Atoms, symprec: float = 0.1) -> bool:
+def flips_z(atoms: Atoms, symprec: float = symmetry.SYMPREC) -> bool:
     """True if the slab has a symmetry operation that maps top onto bottom.
 
-    Uses spglib on the periodic cell (the vacuum keeps the two surfaces apart), the same
-    criterion as pymatgen's ``Slab.is_symmetric``.
+    Species only (``layer`` arrays and constraints are ignored), on the periodic cell (the
+    vacuum keeps the two surfaces apart): the criterion of pymatgen's ``Slab.is_symmetric``.
+    See :func:`spillover.build.symmetry.flips_z`.
     """
-    import spglib
-
-    cell = (atoms.cell[:], atoms.get_scaled_positions(), atoms.get_atomic_numbers())
-    sym = spglib.get_symmetry(cell, symprec=symprec)
-    if sym is None:
-        return False
-    return bool(np.any(sym["rotations"][:, 2, 2] == -1))
+    return symmetry.flips_z(atoms, symprec)

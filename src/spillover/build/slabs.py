@@ -116,7 +116,9 @@ def bulk_structure(material: str, bulk: Atoms | None = None) -> Structure:
         atoms = bulk.copy()
         atoms.pbc = True
     structure = AseAtomsAdaptor.get_structure(atoms)
-    return SpacegroupAnalyzer(structure, symprec=0.1).get_conventional_standard_structure()
+    from spillover.build.symmetry import SYMPREC
+
+    return SpacegroupAnalyzer(structure, symprec=SYMPREC).get_conventional_standard_structure()
 
 
 def _to_atoms_z_up(slab: Structure) -> Atoms:

@@ -17,6 +17,7 @@ from spillover.commands.options import (
     PresetFilter,
     check_choice,
     check_plot_output,
+    print_table,
 )
 from spillover.errors import InputError
 
@@ -41,14 +42,11 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
     def table_barriers(db: DbOption = None, fmt: FormatOption = "md", preset: PresetFilter = None) -> None:
         """Table 3: vacancy hops with forward and reverse barriers, dE, images, convergence, cost, job ids."""
         from spillover.analysis.barriers import COLUMNS, barrier_rows
-        from spillover.analysis.tables import FORMATS, render
+        from spillover.analysis.tables import FORMATS
         from spillover.store import connect
 
         check_choice("--format", fmt, FORMATS)
-        rows = barrier_rows(connect(db, create=False), preset=preset)
-        if not rows:
-            raise InputError(*NO_RESULTS)
-        typer.echo(render(rows, COLUMNS, fmt))
+        print_table(barrier_rows(connect(db, create=False), preset=preset), COLUMNS, fmt, NO_RESULTS)
 
     @plot_app.command("neb")
     def plot_neb(
@@ -104,7 +102,7 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
             raise InputError("--cutoff", f"must be > 0, got {cutoff}")
         a0, a1 = _read_structure(initial, "INITIAL"), _read_structure(final, "FINAL")
 
-        from spillover.build.hops import check_endpoints
+        from spillover.build.barriers import check_endpoints
 
         check_endpoints(a0, a1, cutoff)
         from jobflow import run_locally

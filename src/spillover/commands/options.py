@@ -32,3 +32,12 @@ def check_plot_output(output: Path) -> None:
         raise InputError("--output", f"unknown figure format {output.suffix or '(none)'!r}", ", ".join(PLOT_SUFFIXES))
     if not output.parent.exists():
         raise InputError("--output", f"directory {output.parent} does not exist")
+
+
+def print_table(rows: list[dict], columns: list, fmt: str, missing: tuple[str, str, str]) -> None:
+    """Print ``rows`` in ``fmt``; no rows is the InputError ``missing`` (field, problem, what to do)."""
+    from spillover.analysis.tables import render
+
+    if not rows:
+        raise InputError(*missing)
+    typer.echo(render(rows, columns, fmt))

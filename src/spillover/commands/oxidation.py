@@ -6,10 +6,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from spillover.commands.options import DbOption, FormatOption, PlotOutput, PresetFilter, check_choice, check_plot_output
+from spillover.commands.options import (
+    DbOption,
+    FormatOption,
+    PlotOutput,
+    PresetFilter,
+    check_choice,
+    check_plot_output,
+    print_table,
+)
 from spillover.errors import InputError
 
-SUPPORTS = ("rutile-110", "anatase-101", "rutile-110/RuO2-110")
+SUPPORTS = ("rutile-110", "anatase-101", "rutile-110/RuO2-110", "anatase-101/RuO2-110")
 REFERENCE_HELP = "O reference: stored (the study's choice), raw (1/2 E(O2)) or corrected (fitted shift)."
 
 
@@ -69,14 +77,12 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
     ) -> None:
         """The O2 correction: computed (raw, corrected) and experimental formation energies of the oxides."""
         from spillover.analysis.oxidation import O2_COLUMNS, o2_reference_rows
-        from spillover.analysis.tables import FORMATS, render
+        from spillover.analysis.tables import FORMATS
         from spillover.store import connect
 
         check_choice("--format", fmt, FORMATS)
-        rows = o2_reference_rows(connect(db, create=False), preset=preset)
-        if not rows:
-            raise InputError("--db", "no O2 correction stored", "run a study with oxidation.use_o2_correction: true")
-        typer.echo(render(rows, O2_COLUMNS, fmt))
+        print_table(o2_reference_rows(connect(db, create=False), preset=preset), O2_COLUMNS, fmt,
+                    ("--db", "no O2 correction stored", "run a study with oxygen.correction: true"))
 
     @plot_app.command("oxidation")
     def plot_oxidation(

@@ -41,7 +41,8 @@ def submit(
     as_json: JsonOption = False,
 ) -> None:
     """Add a study to the LaunchPad as one FireWorks workflow (nothing runs yet: see 'spillover launch')."""
-    from spillover.study import load_study, preflight
+    from spillover.plan import preflight
+    from spillover.study import load_study
 
     study = load_study(study_file)
     preset_name = preset or study.preset

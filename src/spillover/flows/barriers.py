@@ -1,205 +1,84 @@
-"""Vacancy-migration barriers: per region, the symmetry-distinct hops and one NEB job per hop.
-
-The hops depend on the relaxed bulks, so each region is one job that builds its host from
-them, enumerates the hops (:mod:`spillover.build.hops`), stores a :class:`HopSetDoc` and adds
-the NEB jobs to the running flow. With ``dft_preset`` every hop gets a second NEB at that
-preset started from the first band (the fidelity ladder).
-"""
+"""The barrier analysis: climbing-image NEB of every symmetry-distinct O-vacancy hop of each region."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from jobflow import Flow, Job, Response, job
+from jobflow import Flow, Maker
 
-from spillover.schemas import as_structure, package_versions
-from spillover.schemas_neb import HopSetDoc
+from spillover.plan import Requirements
+from spillover.sections.barriers import BarrierSettings
+from spillover.sections.systems import LatticeMatchSettings
 
 if TYPE_CHECKING:
+    from spillover.plan import Shared
     from spillover.study import Study
 
-#: Band settings of the study passed on to every NebMaker.
-BAND_OVERRIDES = ("n_images", "spring_constant", "fmax", "steps", "optimizer")
 
-
-def _neb_maker(name: str, preset: str, overrides: dict, settings: dict, checkpoint_dir: str):
-    from spillover.jobs.neb import NebMaker
-
-    return NebMaker(
-        name=name,
-        preset=preset,
-        preset_overrides=overrides,
-        relax_endpoints=settings["relax_endpoints"],
-        max_hop_A=settings["cutoff_A"],
-        checkpoint_dir=checkpoint_dir,
-        **{k: settings.get(k) for k in BAND_OVERRIDES},
-    )
-
-
-def neb_jobs_for_hop(
-    hop: dict[str, Any],
-    initial: Any,
-    final: Any,
-    preset: str,
-    preset_overrides: dict,
-    settings: dict,
-    checkpoint_dir: str,
-) -> list[Job]:
-    """The NEB job of one hop at ``preset``, and the DFT job warm-started from it if asked.
+@dataclass
+class BarrierMaker(Maker):
+    """One hop-enumeration job per region; each adds the NEB jobs of its hops.
 
     Parameters
     ----------
-    hop
-        The hop's dictionary (stored with the results).
-    initial, final
-        Endpoint structures.
-    settings
-        The study's barrier settings (``BarrierSettings.model_dump()``).
-    checkpoint_dir
-        Absolute directory for band checkpoints.
-    """
-    tag = f"{hop.get('region', '')} {hop.get('label', '')}".strip()
-    first = _neb_maker(f"neb {tag} ({preset})", preset, preset_overrides, settings, checkpoint_dir).make(
-        initial, final, hop=hop, metadata={"region": hop.get("region", "")}
-    )
-    jobs = [first]
-    dft = settings.get("dft_preset")
-    if dft:
-        second = _neb_maker(f"neb {tag} ({dft})", dft, settings.get("dft_preset_overrides") or {}, settings,
-                            checkpoint_dir).make(
-            initial, final, hop=hop, start_band=first.output,
-            start_band_source=f"band of job {first.uuid} at {preset}", metadata={"region": hop.get("region", "")},
-        )
-        jobs.append(second)
-    return jobs
-
-
-@job(output_schema=HopSetDoc)
-def region_barriers(
-    region: str,
-    bulk_structures: dict[str, Any],
-    bulk_sources: dict[str, str],
-    preset: str,
-    preset_overrides: dict,
-    settings: dict,
-    lattice_match: dict,
-    checkpoint_dir: str,
-) -> Response:
-    """Build a region's host, find its distinct hops and add one NEB job (or two) per hop.
-
-    Parameters
-    ----------
-    region
-        A key of :data:`spillover.build.hops.REGIONS`.
-    bulk_structures, bulk_sources
-        Material -> relaxed bulk structure, and -> uuid of its relaxation.
+    name
+        Flow name.
     preset, preset_overrides
-        Preset of the first NEB of every hop.
+        Preset of the first band of every hop, and the study's overrides.
     settings
-        The study's barrier settings.
-    lattice_match
-        Lattice-match limits for the RuO2/r-TiO2 interface.
+        The study's ``barriers`` section.
+    limits
+        The study's lattice-match limits (the RuO2/r-TiO2 host of the interface regions).
     checkpoint_dir
-        Absolute directory for band checkpoints.
+        Absolute directory of the band checkpoints (below the run's scratch base).
     """
-    from pymatgen.io.ase import AseAtomsAdaptor
 
-    from spillover.build.hops import REGIONS, hop_endpoints, limit_hops, region_host, region_hops, region_sites
+    name: str = "barriers"
+    preset: str = "screen"
+    preset_overrides: dict = field(default_factory=dict)
+    settings: BarrierSettings = field(default_factory=BarrierSettings)
+    limits: LatticeMatchSettings = field(default_factory=LatticeMatchSettings)
+    checkpoint_dir: str = ""
 
-    bulks = {name: AseAtomsAdaptor.get_atoms(as_structure(s)) for name, s in bulk_structures.items()}
-    supercell = (settings.get("supercell") or {}).get(region)
-    host = region_host(
-        region, bulks, cutoff=settings["cutoff_A"], supercell=supercell, slab_layers=settings["slab_layers"],
-        fixed_layers=settings["fixed_layers"], vacuum=settings["vacuum"],
-        interface_support_layers=settings["interface_support_layers"],
-        max_area=lattice_match.get("max_area_A2", 120.0),
-        max_strain_percent=lattice_match.get("max_strain_percent", 6.0),
-    )
-    all_hops = region_hops(region, host, settings["cutoff_A"], hop_layers=settings["hop_layers"])
-    limit = settings.get("max_hops")
-    hops = limit_hops(all_hops, limit.get(region) if isinstance(limit, dict) else limit)
-    support = REGIONS[region]["support"]
-    jobs, listing = [], []
-    for hop in hops:
-        initial, final = (AseAtomsAdaptor.get_structure(a) for a in hop_endpoints(host, hop))
-        hop_dict = {**hop.to_dict(), "support": support}
-        new = neb_jobs_for_hop(hop_dict, initial, final, preset, preset_overrides, settings, checkpoint_dir)
-        jobs += new
-        presets = [preset, settings.get("dft_preset")]
-        listing += [{"hop": hop.label, "job": j.uuid, "preset": p} for j, p in zip(new, presets)]
-    doc = HopSetDoc(
-        region=region,
-        support=support,
-        host_formula=host.get_chemical_formula(mode="hill"),
-        natoms=len(host),
-        supercell=[int(x) for x in host.info["supercell"]],
-        cutoff_A=settings["cutoff_A"],
-        sites=[asdict(s) for s in region_sites(region, host, settings["hop_layers"])],
-        hops=[h.to_dict() for h in hops],
-        n_hops_found=len(all_hops),
-        neb_jobs=listing,
-        host_structure=AseAtomsAdaptor.get_structure(host).as_dict(),
-        bulk_sources=bulk_sources,
-        preset=preset,
-        settings=settings,
-        versions=package_versions(),
-    )
-    return Response(output=doc, addition=Flow(jobs, name=f"barriers {region}") if jobs else None)
+    @classmethod
+    def from_study(cls, study: Study, preset: str, scratch: Path | None = None) -> BarrierMaker:
+        """The Maker of a study's barrier analysis."""
+        from spillover.jobs.barriers import checkpoint_root
 
+        return cls(preset=preset, preset_overrides=dict(study.preset_overrides), settings=study.barriers,
+                   limits=study.lattice_match, checkpoint_dir=checkpoint_root(scratch))
 
-def checkpoint_root(scratch: str | Path | None = None) -> str:
-    """Absolute band-checkpoint directory: ``<scratch>/neb-checkpoints`` (resolved now).
+    def requires(self) -> Requirements:
+        """The bulks every region's host is cut from."""
+        from spillover.build.barriers import REGIONS
 
-    ``scratch`` defaults to ``$SPILLOVER_SCRATCH`` (or ``./spillover-scratch``). It is the scratch
-    base, not a run's folder, so a later run of the same hop resumes from the checkpoint.
-    """
-    from spillover.jobs.neb import CHECKPOINT_SUBDIR
-    from spillover.settings import get_settings
+        return Requirements(bulks=frozenset(b for r in self.settings.regions for b in REGIONS[r]["bulks"]))
 
-    return str((Path(scratch or get_settings().scratch) / CHECKPOINT_SUBDIR).resolve())
+    def preflight(self) -> None:
+        """The band settings resolve at the run's preset (and at the DFT preset of the ladder)."""
+        from spillover.calculators import load_preset
+        from spillover.jobs.barriers import BAND_OVERRIDES
 
+        band = {k: getattr(self.settings, k) for k in BAND_OVERRIDES if getattr(self.settings, k) is not None}
+        overrides = self.preset_overrides
+        load_preset(self.preset, {**overrides, "neb": {**overrides.get("neb", {}), **band}})
+        if self.settings.dft_preset:
+            load_preset(self.settings.dft_preset, self.settings.dft_preset_overrides or None)
 
-def barrier_jobs(study: Study, bulk_jobs: dict[str, Job], preset: str, scratch: str | Path | None = None) -> list[Job]:
-    """Jobs of the barrier analysis: missing bulk relaxations, then one job per region.
+    def make(self, shared: Shared) -> Flow:
+        """One ``region_barriers`` job per region, fed by the shared relaxed bulks."""
+        from spillover.build.barriers import REGIONS
+        from spillover.jobs.barriers import region_barriers
 
-    Bulk relaxations a region needs and the study does not list are added to ``bulk_jobs``
-    and returned first.
-
-    Parameters
-    ----------
-    study
-        The study (its ``barriers`` settings, preset overrides and lattice-match limits).
-    bulk_jobs
-        Bulk name -> relaxation job; extended in place.
-    preset
-        Preset of the run.
-    scratch
-        Scratch base for the band checkpoints (see :func:`checkpoint_root`).
-    """
-    from spillover.build.hops import REGIONS
-    from spillover.flows.bulks import bulk_relax_jobs
-
-    settings = study.barriers.model_dump()
-    needed = sorted({b for r in study.barriers.regions for b in REGIONS[r]["bulks"]})
-    missing = [b for b in needed if b not in bulk_jobs]
-    new_bulks = bulk_relax_jobs(missing, preset, study.preset_overrides) if missing else {}
-    bulk_jobs.update(new_bulks)
-    jobs: list[Job] = list(new_bulks.values())
-    root = checkpoint_root(scratch)
-    for region in study.barriers.regions:
-        names = REGIONS[region]["bulks"]
-        new = region_barriers(
-            region,
-            {m: bulk_jobs[m].output.structure for m in names},
-            {m: bulk_jobs[m].uuid for m in names},
-            preset,
-            study.preset_overrides,
-            settings,
-            study.lattice_match.model_dump(),
-            root,
-        )
-        new.name = f"hops {region}"
-        jobs.append(new)
-    return jobs
+        settings = self.settings.model_dump()
+        jobs = []
+        for region in self.settings.regions:
+            names = REGIONS[region]["bulks"]
+            new = region_barriers(region, {m: shared.bulks[m].structure for m in names},
+                                  {m: shared.bulks[m].uuid for m in names}, self.preset, self.preset_overrides,
+                                  settings, self.limits.model_dump(), self.checkpoint_dir)
+            new.name = f"hops {region}"
+            jobs.append(new)
+        return Flow(jobs, name=self.name)

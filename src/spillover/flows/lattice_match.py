@@ -1,109 +1,92 @@
-"""Lattice-matched interface models cut from relaxed bulks."""
+"""The lattice-match analysis: every system's cell built (shared), and the scan of facets over supports."""
 
 from __future__ import annotations
 
-from jobflow import Job, job
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from spillover.schemas import InterfaceDoc, as_structure, package_versions
+from jobflow import Flow, Maker
 
+from spillover.plan import Requirements
+from spillover.sections.lattice_match import LatticeScanSettings
+from spillover.sections.systems import LatticeMatchSettings
 
-@job(output_schema=InterfaceDoc)
-def build_interface(
-    support: str,
-    films: list[str],
-    bulk_structures: dict[str, dict],
-    bulk_sources: dict[str, str],
-    preset: str,
-    settings: dict,
-) -> InterfaceDoc:
-    """Build one interface model from relaxed bulks and report its lattice match.
+if TYPE_CHECKING:
+    from spillover.plan import Shared
+    from spillover.study import Study
 
-    Parameters
-    ----------
-    support, films
-        Support facet and films from the support outwards.
-    bulk_structures
-        Material -> relaxed bulk structure (pymatgen dict).
-    bulk_sources
-        Material -> uuid of the job that relaxed it (stored for traceability).
-    preset
-        Preset of those relaxations.
-    settings
-        ``lattice_match`` and ``interface_model`` settings of the study.
-    """
-    from pymatgen.io.ase import AseAtomsAdaptor
-
-    from spillover.build.interfaces import make_interface
-
-    bulks = {name: AseAtomsAdaptor.get_atoms(as_structure(s)) for name, s in bulk_structures.items()}
-    match, model = settings["lattice_match"], settings["interface_model"]
-    atoms, report = make_interface(
-        support,
-        films,
-        bulks=bulks,
-        max_area=match["max_area_A2"],
-        max_strain_percent=match["max_strain_percent"],
-        support_layers=model["support_layers"],
-        film_layers=[model["film_layers"].get(f, 1) for f in films],
-        vacuum=model["vacuum"],
-        gap=model["gap"],
-        fixed_layers=model["fixed_layers"],
-    )
-    info = report.to_dict()
-    # The table row of a stack describes its outermost match (Ru on RuO2/r-TiO2); the
-    # inner one (RuO2 on r-TiO2) is its own interface and the full chain stays in `report`.
-    outer = info["stack"][-1] if info.get("stack") else info
-    return InterfaceDoc(
-        label="/".join([support, *films]),
-        support=support,
-        films=list(films),
-        film=films[-1],
-        substrate_matrix=outer["substrate_matrix"],
-        film_matrix=outer["film_matrix"],
-        area_A2=outer["area_A2"],
-        strain_percent=outer["strain_percent"],
-        von_mises_percent=outer["von_mises_percent"],
-        natoms=len(atoms),
-        report=info,
-        structure=AseAtomsAdaptor.get_structure(atoms).as_dict(),
-        layer=[int(x) for x in atoms.arrays["layer"]],
-        part=[int(x) for x in atoms.arrays["part"]],
-        bulk_sources=bulk_sources,
-        preset=preset,
-        builder_settings=settings,
-        versions=package_versions(),
-    )
-
-
-def interface_jobs(
-    interfaces: list[tuple[str, list[str]]], bulk_jobs: dict[str, Job], preset: str, settings: dict
-) -> list[Job]:
-    """One :func:`build_interface` job per interface, fed by the relaxed bulks.
+@dataclass
+class LatticeMatchMaker(Maker):
+    """Build every system's cell (the table ``lattice-match``) and scan facets (the table ``lattice-scan``).
 
     Parameters
     ----------
-    interfaces
-        (support, films) pairs.
-    bulk_jobs
-        Bulk name -> relaxation job (see :func:`spillover.flows.bulks.bulk_relax_jobs`).
-    preset
-        Preset of the bulk relaxations.
-    settings
-        ``lattice_match`` and ``interface_model`` settings.
+    name
+        Flow name.
+    systems
+        Labels of the systems whose cells the table lists.
+    scan
+        Facets of the scan.
+    limits
+        The study's lattice-match limits.
     """
-    from spillover.study import FACET_BULK
 
-    jobs = []
-    for support, films in interfaces:
-        needed = sorted({FACET_BULK[f] for f in (support, *films)})
-        new = build_interface(
-            support,
-            list(films),
-            {m: bulk_jobs[m].output.structure for m in needed},
-            {m: bulk_jobs[m].uuid for m in needed},
-            preset,
-            settings,
-        )
-        new.name = f"interface {'/'.join([support, *films])}"
-        jobs.append(new)
-    return jobs
+    name: str = "lattice-match"
+    systems: tuple[str, ...] = ()
+    scan: LatticeScanSettings = field(default_factory=LatticeScanSettings)
+    limits: LatticeMatchSettings = field(default_factory=LatticeMatchSettings)
+
+    @classmethod
+    def from_study(cls, study: Study, preset: str, scratch: Path | None = None) -> LatticeMatchMaker:
+        """The Maker of a study's lattice-match analysis."""
+        return cls(systems=tuple(s.label for s in study.systems), scan=study.lattice_scan, limits=study.lattice_match)
+
+    def scan_bulks(self) -> list[str]:
+        """The bulks the scanned facets are cut from.
+
+        Raises
+        ------
+        InputError
+            Naming the facet of ``lattice_scan`` that is not '<bulk>-<hkl>' of a known bulk.
+        """
+        from spillover.build.slabs import parse_facet
+        from spillover.errors import InputError
+
+        materials = set()
+        for key in ("films", "supports"):
+            for i, facet in enumerate(getattr(self.scan, key)):
+                try:
+                    materials.add(parse_facet(facet)[0])
+                except InputError as exc:
+                    raise InputError(f"lattice_scan.{key}[{i}]", exc.problem, exc.allowed) from None
+        return sorted(materials)
+
+    def requires(self) -> Requirements:
+        """The scan's bulks and every system's built cell."""
+        return Requirements(bulks=frozenset(self.scan_bulks()), cells=self.systems)
+
+    def preflight(self) -> None:
+        """Facet names are checked by building each one-layer slab (no calculator)."""
+        from spillover.build.slabs import make_slab
+
+        from spillover.errors import InputError
+
+        for key in ("films", "supports"):
+            for i, facet in enumerate(getattr(self.scan, key)):
+                try:
+                    make_slab(facet, layers=1)
+                except InputError as exc:
+                    raise InputError(f"lattice_scan.{key}[{i}]", exc.problem, exc.allowed) from None
+
+    def make(self, shared: Shared) -> Flow:
+        """The scan job at the relaxed bulk lattices (the cells are the plan's shared jobs)."""
+        from spillover.jobs.lattice_match import lattice_scan_job
+
+        bulks = self.scan_bulks()
+        scan = lattice_scan_job(list(self.scan.films), list(self.scan.supports),
+                                {m: shared.bulks[m].structure for m in bulks},
+                                {m: shared.bulks[m].uuid for m in bulks}, shared.preset,
+                                self.limits.model_dump())
+        scan.name = "lattice scan"
+        return Flow([scan], name=self.name)

@@ -31,7 +31,7 @@ from monty.json import jsanitize
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from spillover.build.hops import check_endpoints
+from spillover.build.barriers import check_endpoints
 from spillover.calculators import (
     MPI_COMMAND_ENV,
     NebSettings,
@@ -43,8 +43,8 @@ from spillover.calculators import (
 )
 from spillover.errors import InputError
 from spillover.jobs.relax import RelaxMaker
-from spillover.schemas import CalcDoc, as_structure, content_hash, fixed_indices, package_versions
-from spillover.schemas_neb import EndpointSummary, NebDoc
+from spillover.schemas import CalcDoc, as_structure, content_hash, fixed_indices
+from spillover.schemas.neb import EndpointSummary, NebDoc
 from spillover.settings import get_settings
 
 CHECKPOINT_SUBDIR = "neb-checkpoints"
@@ -238,9 +238,9 @@ class NebMaker(Maker):
             Endpoint structures with the same atoms in the same order; ``selective_dynamics``
             marks fixed atoms.
         hop
-            The hop (:meth:`spillover.build.hops.Hop.to_dict`), stored with the result.
+            The hop (:meth:`spillover.build.barriers.Hop.to_dict`), stored with the result.
         start_band
-            A :class:`~spillover.schemas_neb.NebDoc` (e.g. the ``screen`` band of this hop) whose
+            A :class:`~spillover.schemas.neb.NebDoc` (e.g. the ``screen`` band of this hop) whose
             images start this band instead of IDPP.
         start_band_source
             How to name that band, e.g. ``'band of job <uuid> at screen'``.
@@ -457,7 +457,6 @@ class NebMaker(Maker):
             preset_resolved=preset.model_dump(),
             calculator=preset.calculator,
             parameters=image_params,
-            versions=package_versions(),
             content_hash=band_digest,
             metadata=metadata or {},
         )
@@ -474,4 +473,4 @@ class NebMaker(Maker):
                 gpaw["txt"] = f"neb-image-{k:02d}.txt"
             preset = preset.model_copy(update={"gpaw": gpaw})
         with contextlib.redirect_stdout(io.StringIO()):  # CHGNet prints its device
-            return make_calculator(preset, atoms)
+            return make_calculator(preset, atoms, stress=False)

@@ -15,7 +15,7 @@ from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from spillover.calculators import Preset, close_calculator, load_preset, make_calculator
-from spillover.schemas import CalcDoc, IonicStep, as_structure, content_hash, fixed_indices, package_versions
+from spillover.schemas import CalcDoc, IonicStep, as_structure, content_hash, fixed_indices
 
 
 # Float32 ML potentials are noisy at this level; the failures this guards against are eV-sized.
@@ -102,7 +102,7 @@ class RelaxMaker(AseRelaxMaker):
         fmax = preset.relax.fmax if self.fmax is None else self.fmax
         atoms = AseAtomsAdaptor.get_atoms(structure)
         with contextlib.redirect_stdout(io.StringIO()):  # CHGNet prints its device to stdout
-            calc, params = make_calculator(preset, atoms)
+            calc, params = make_calculator(preset, atoms, stress=self.relax_cell)
         task = {"steps": steps, "fmax": fmax, "relax_cell": self.relax_cell, "optimizer": preset.relax.optimizer}
         digest = content_hash(atoms, params, task)
         fixed = fixed_indices(atoms)
@@ -147,7 +147,6 @@ class RelaxMaker(AseRelaxMaker):
             preset_resolved=preset.model_dump(),
             calculator=preset.calculator,
             parameters=params,
-            versions=package_versions(),
             ionic_steps=ionic,
             n_ionic_steps=max(len(ionic) - 1, 0),
             wall_time_s=float(result.elapsed_time or 0.0),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+from spillover.schemas.base import Document
 
 
 class ProfileSite(BaseModel):
@@ -30,17 +31,12 @@ class ProfileSite(BaseModel):
     without_job_id: str = Field(description="uuid of the relaxation of the host without the O.")
 
 
-class ProfileDoc(BaseModel):
+class ProfileDoc(Document):
     """Which stored calculations make up the O binding-energy profile of one support."""
 
-    doc_type: str = Field("mu-profile", description="Document type, for queries.")
+    doc_type: Literal["mu-profile"] = Field("mu-profile", description="Document type, for queries.")
     support: str = Field(description="Support facet, 'rutile-110' or 'anatase-101'.")
-    preset: str = Field(description="Calculator preset of every calculation of the profile.")
     o2_job_id: str = Field(description="uuid of the O2 relaxation (the 1/2 E(O2) reference).")
     sites: list[ProfileSite] = Field(description="Sites whose calculations all finished.")
     failed: list[ProfileSite] = Field(default_factory=list, description="Sites with a failed calculation (not used).")
     settings: dict[str, Any] = Field(description="The study's mu_profile settings.")
-    versions: dict[str, str] = Field(description="Versions of spillover and the codes behind the numbers.")
-    created_at: str = Field(
-        default_factory=lambda: datetime.now(timezone.utc).isoformat(), description="UTC time of completion."
-    )

@@ -1,12 +1,12 @@
 """Oxygen-vacancy sites and symmetry-distinct vacancy hops of a host structure.
 
-Symmetry comes from spglib through pymatgen's :class:`SpacegroupAnalyzer`. Each symmetry
-operation of the host becomes a permutation of its atoms plus the lattice translation every
-atom picks up; only operations that keep the host's labels (species, the ``layer`` and
-``part`` arrays, fixed atoms) are kept, so the two faces of a slab with a fixed bottom, or
-the support and the film of an interface, are never mixed. Sites and hops are grouped by
-their orbits under those permutations: two hops are equivalent when an operation maps one
-onto the other (in either direction), never because their coordinates look alike.
+Symmetry comes from :func:`spillover.build.symmetry.host_symmetry`: each operation of the host
+is a permutation of its atoms plus the lattice translation every atom picks up, and only
+operations that keep the host's labels (species, the ``layer`` and ``part`` arrays, fixed
+atoms) are kept, so the two faces of a slab with a fixed bottom, or the support and the film
+of an interface, are never mixed. Sites and hops are grouped by their orbits under those
+permutations: two hops are equivalent when an operation maps one onto the other (in either
+direction), never because their coordinates look alike.
 
 A hop ``j -> i`` moves the O atom at site ``j`` into the vacancy at site ``i``; the vacancy
 goes the other way. Its initial state has the vacancy at ``i``, its final state at ``j``.
@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from ase import Atoms
 
+from spillover.build.symmetry import SYMPREC, Symmetry, host_symmetry
 from spillover.errors import InputError
 
 #: Regions of the barrier study: support, bulks needed, what the host is.
@@ -39,7 +40,7 @@ REGIONS: dict[str, dict] = {
 SLAB_OF_REGION = {"rutile-110": "rutile-110", "anatase-101": "anatase-101"}
 BULK_OF_REGION = {"rutile-bulk": "rutile", "anatase-bulk": "anatase"}
 PART_NAMES = {0: "TiO2", 1: "RuO2"}
-DEFAULT_SYMPREC = 0.05
+DEFAULT_SYMPREC = SYMPREC  # kept for callers of the old name
 _WIDTH_MARGIN = 0.05  # Å beyond 2 x cutoff, so that no hop can reach two images of a site
 
 
@@ -144,75 +145,6 @@ class Hop:
         return d
 
 
-@dataclass
-class _Symmetry:
-    """Label-preserving symmetry operations of a host as atom permutations."""
-
-    perms: np.ndarray  # (n_ops, n_atoms): operation g maps atom k onto atom perms[g, k]
-    shifts: np.ndarray  # (n_ops, n_atoms, 3): ... plus this lattice translation
-    rotations: np.ndarray  # (n_ops, 3, 3): integer rotations in fractional coordinates
-
-    def orbit_of_site(self, k: int) -> list[int]:
-        return sorted({int(p) for p in self.perms[:, k]})
-
-    def image_hops(self, j: int, i: int, n: np.ndarray) -> list[tuple[int, int, tuple[int, int, int]]]:
-        """Images of the directed hop (j -> i + n) under every operation, in operation order."""
-        new_n = self.shifts[:, i] + np.einsum("gab,b->ga", self.rotations, n) - self.shifts[:, j]
-        return [
-            (int(pj), int(pi), tuple(int(x) for x in nn))
-            for pj, pi, nn in zip(self.perms[:, j], self.perms[:, i], new_n)
-        ]
-
-
-def _labels(atoms: Atoms) -> np.ndarray:
-    """One integer per atom combining element, layer, part and fixed flag."""
-    from spillover.schemas import fixed_indices
-
-    columns = [atoms.numbers]
-    for key in ("layer", "part"):
-        if key in atoms.arrays:
-            columns.append(np.asarray(atoms.arrays[key], dtype=int))
-    fixed = np.zeros(len(atoms), dtype=int)
-    fixed[fixed_indices(atoms)] = 1
-    columns.append(fixed)
-    _, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
-    return inverse.ravel()
-
-
-def host_symmetry(atoms: Atoms, symprec: float = DEFAULT_SYMPREC) -> _Symmetry:
-    """The host's symmetry operations (spglib via pymatgen) that preserve its labels.
-
-    Parameters
-    ----------
-    atoms
-        The host; ``layer``/``part`` arrays and FixAtoms constraints are labels to preserve.
-    symprec
-        Distance tolerance of the symmetry search (Å).
-    """
-    from pymatgen.io.ase import AseAtomsAdaptor
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
-    plain = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)
-    structure = AseAtomsAdaptor.get_structure(plain)
-    frac = structure.frac_coords
-    labels = _labels(atoms)
-    n = len(structure)
-    perms, shifts, rotations = [], [], []
-    for op in SpacegroupAnalyzer(structure, symprec=symprec).get_symmetry_operations(cartesian=False):
-        moved = op.operate_multi(frac)
-        # which atom sits where the operation puts atom k (pymatgen's periodic distances)
-        dist = structure.lattice.get_all_distances(moved, frac)
-        perm = dist.argmin(axis=1)
-        if dist[np.arange(n), perm].max() > 2 * symprec or len(set(perm.tolist())) != n:
-            continue
-        if not np.array_equal(labels[perm], labels):
-            continue
-        perms.append(perm)
-        shifts.append(np.rint(moved - frac[perm]).astype(int))
-        rotations.append(np.rint(op.rotation_matrix).astype(int))
-    return _Symmetry(np.array(perms), np.array(shifts), np.array(rotations))
-
-
 def vacancy_sites(
     atoms: Atoms,
     element: str = "O",
@@ -237,15 +169,13 @@ def vacancy_sites(
     list of VacancySite
         Sorted by (part, layer, index); the representative is the first allowed index.
     """
-    sym = host_symmetry(atoms, symprec)
-    seen: set[int] = set()
+    candidates = [int(k) for k in np.flatnonzero(np.array(atoms.get_chemical_symbols()) == element)]
+    if allow is not None:
+        candidates = [k for k in candidates if allow(k)]
+    allowed = set(candidates)
     sites = []
-    for k in np.flatnonzero(np.array(atoms.get_chemical_symbols()) == element):
-        k = int(k)
-        if k in seen or (allow and not allow(k)):
-            continue
-        orbit = sym.orbit_of_site(k)
-        seen.update(orbit)
+    for orbit in host_symmetry(atoms, symprec).site_orbits(candidates):
+        k = next(m for m in orbit if m in allowed)  # orbits are sorted: the first allowed index
         sites.append(VacancySite(k, orbit, element, *_layer_part(atoms, k)))
     return sorted(sites, key=lambda s: (s.part or 0, s.layer or 0, s.index))
 
@@ -354,7 +284,7 @@ def _undirected(key: tuple[int, int, tuple[int, int, int]]) -> tuple:
     return min((j, i, n), (i, j, tuple(-x for x in n)))
 
 
-def _make_hop(atoms: Atoms, sym: _Symmetry, j: int, i: int, n: tuple[int, int, int], d: float, region: str,
+def _make_hop(atoms: Atoms, sym: Symmetry, j: int, i: int, n: tuple[int, int, int], d: float, region: str,
               unit_cell: np.ndarray | None) -> Hop:
     orbit = sym.image_hops(j, i, np.asarray(n))
     equivalent, seen = [], set()

@@ -28,15 +28,16 @@ Full layer
 
 Symmetry and combinations
 -------------------------
-Site sets are reduced with the symmetry operations of the host (pymatgen's
-:class:`~pymatgen.symmetry.analyzer.SpacegroupAnalyzer`, ``symprec`` 0.1 Å) that map the site list
-onto itself: two sets are equivalent when an operation maps one onto the other. No two added O
-atoms are closer than :data:`MIN_OO` (never in neighbouring fcc and hcp hollows). All combinations
-are examined when there are at most :data:`ENUMERATE_LIMIT`, otherwise :data:`SAMPLE_DRAWS` seeded
-random sequential fillings. Distinct sets are ranked by their spread (mean nearest-neighbour O-O
-distance, largest first; then fcc before hcp) and ``max_configs`` are taken evenly along the
-ranking: the most spread out, the most clustered and evenly in between (for one O: fcc and hcp
-hollows).
+Site sets are reduced with the label-preserving symmetry operations of the host that keep +z and
+map the site list onto itself (:func:`spillover.build.symmetry.point_permutations`, tolerances
+:data:`~spillover.build.symmetry.SYMPREC` and :data:`~spillover.build.symmetry.MATCH_TOL`): two
+sets are equivalent when an operation maps one onto the other. A hollow is ``fcc`` or ``hcp`` by
+:func:`spillover.build.sites.hollow_kinds`. No two added O atoms are closer than :data:`MIN_OO`
+(never in neighbouring fcc and hcp hollows). All combinations are examined when there are at most
+:data:`ENUMERATE_LIMIT`, otherwise :data:`SAMPLE_DRAWS` seeded random sequential fillings. Distinct
+sets are ranked by their spread (mean nearest-neighbour O-O distance, largest first; then fcc
+before hcp) and ``max_configs`` are taken evenly along the ranking: the most spread out, the most
+clustered and evenly in between (for one O: fcc and hcp hollows).
 
 The interface holds fewer O than the surface: sites over the topmost atoms below the film are
 dropped, so its capacity (:func:`available_sites`) is below one full layer on r-TiO2(110) and
@@ -52,6 +53,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from ase import Atoms
 
+from spillover.build.sites import hollow_kinds, in_plane_offsets
+from spillover.build.symmetry import point_permutations
 from spillover.errors import InputError
 
 PLACEMENTS = ("interface", "surface")
@@ -68,9 +71,6 @@ MIN_OO = 2.0
 ENUMERATE_LIMIT = 20000
 #: Random sequential fillings drawn when combinations are sampled.
 SAMPLE_DRAWS = 3000
-#: Symmetry tolerance for the host (Å) and for mapping sites onto sites (Å).
-SYMPREC = 0.1
-SITE_TOL = 0.3
 
 
 @dataclass
@@ -85,11 +85,13 @@ class SiteSet:
         Cartesian O positions (n_sites x 3, Å) in the frame of the configuration (the interface
         ones include the film lift).
     kinds
-        ``"fcc"`` or ``"hcp"`` per site (hcp: a Ru atom of the next film layer right behind it).
+        ``"fcc"`` or ``"hcp"`` per site (hcp: a Ru atom of the next film layer right behind it,
+        :func:`spillover.build.sites.hollow_kinds`).
     lift_A
         Rigid lift of the outermost film applied with these sites (Å; 0 for the surface).
     permutations
-        One site permutation per host symmetry operation that maps the sites onto themselves.
+        The distinct site permutations induced by the host's operations that keep +z and map the
+        sites onto themselves (identity first).
     """
 
     placement: str
@@ -168,20 +170,6 @@ def _hollows_2d(xy: np.ndarray, cell2: np.ndarray) -> np.ndarray:
     return np.array(keep) @ cell2 if keep else np.zeros((0, 2))
 
 
-def _nearest_in_plane(points: np.ndarray, ref: np.ndarray, cell2: np.ndarray) -> np.ndarray:
-    """Smallest periodic in-plane distance of each point to the set ``ref``."""
-    if len(ref) == 0:
-        return np.full(len(points), np.inf)
-    d = points[:, None, :] - ref[None, :, :]
-    frac = np.linalg.solve(cell2.T, d.reshape(-1, 2).T).T
-    frac -= np.round(frac)
-    return np.linalg.norm(frac @ cell2, axis=1).reshape(len(points), len(ref)).min(axis=1)
-
-
-def _kinds(xy: np.ndarray, behind: np.ndarray, cell2: np.ndarray) -> list[str]:
-    return ["hcp" if d < 0.8 else "fcc" for d in _nearest_in_plane(xy, behind, cell2)]
-
-
 def surface_sites(atoms: Atoms) -> SiteSet:
     """Hollow sites of the outer Ru surface (pymatgen's AdsorbateSiteFinder).
 
@@ -194,7 +182,7 @@ def surface_sites(atoms: Atoms) -> SiteSet:
     from pymatgen.io.ase import AseAtomsAdaptor
 
     film, top, _ = _film_layers(atoms)
-    part, layer = atoms.arrays["part"], atoms.arrays["layer"]
+    layer = atoms.arrays["layer"]
     structure = AseAtomsAdaptor.get_structure(atoms)
     finder = AdsorbateSiteFinder(structure, mi_vec=(0.0, 0.0, 1.0), height=0.9)
     found = finder.find_adsorption_sites(distance=SITE_DEPTH, positions=["hollow"], symm_reduce=0, near_reduce=0.01)
@@ -204,7 +192,7 @@ def surface_sites(atoms: Atoms) -> SiteSet:
         raise InputError("host", "AdsorbateSiteFinder found no hollow sites on the top Ru layer")
     cell2 = np.asarray(atoms.cell[:2, :2])
     second = film & (layer == layer[film].min() + 1)
-    return SiteSet("surface", pos, _kinds(pos[:, :2], atoms.positions[second, :2], cell2))
+    return SiteSet("surface", pos, hollow_kinds(pos, atoms.positions[second], cell2))
 
 
 def interface_sites(atoms: Atoms) -> SiteSet:
@@ -220,42 +208,21 @@ def interface_sites(atoms: Atoms) -> SiteSet:
     lift = max(0.0, z_below + CLEARANCE - z_o)
     pos = np.column_stack([xy, np.full(len(xy), z_o + lift)])
     # distance to every atom below the film, periodic in-plane
-    d = pos[:, None, :] - atoms.positions[below][None, :, :]
-    frac = np.linalg.solve(cell2.T, d[..., :2].reshape(-1, 2).T).T
-    frac -= np.round(frac)
-    inplane = (frac @ cell2).reshape(d.shape[0], d.shape[1], 2)
-    dist = np.sqrt((inplane**2).sum(-1) + d[..., 2] ** 2).min(axis=1) if below.any() else np.full(len(pos), np.inf)
+    if below.any():
+        inplane = in_plane_offsets(pos, atoms.positions[below], cell2)
+        dz = atoms.positions[below][None, :, 2] - pos[:, None, 2]
+        dist = np.sqrt((inplane**2).sum(-1) + dz**2).min(axis=1)
+    else:
+        dist = np.full(len(pos), np.inf)
     ok = dist >= MIN_DIST_BELOW
     second = film & (layer == layer[film].max() - 1)
-    kinds = _kinds(pos[ok, :2], atoms.positions[second, :2], cell2)
+    kinds = hollow_kinds(pos[ok], atoms.positions[second], cell2)
     return SiteSet("interface", pos[ok], kinds, lift_A=float(lift))
 
 
 def _site_permutations(host: Atoms, sites: SiteSet) -> list[np.ndarray]:
-    """Permutations of ``sites`` induced by the host's symmetry operations (identity first)."""
-    from pymatgen.io.ase import AseAtomsAdaptor
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
-    structure = AseAtomsAdaptor.get_structure(host)
-    try:
-        ops = SpacegroupAnalyzer(structure, symprec=SYMPREC).get_symmetry_operations(cartesian=True)
-    except Exception:  # noqa: BLE001 - spglib fails on some distorted cells: no reduction then
-        ops = []
-    cell = np.asarray(host.cell)
-    perms = [np.arange(len(sites))]
-    for op in ops:
-        if op.rotation_matrix[2, 2] < 0.5:  # must keep the interface below the surface
-            continue
-        image = op.operate_multi(sites.positions)
-        d = image[:, None, :] - sites.positions[None, :, :]
-        frac = np.linalg.solve(cell.T, d.reshape(-1, 3).T).T
-        frac[:, :2] -= np.round(frac[:, :2])
-        dist = np.linalg.norm(frac @ cell, axis=1).reshape(len(sites), len(sites))
-        perm = dist.argmin(axis=1)
-        if np.all(dist[np.arange(len(sites)), perm] < SITE_TOL) and len(set(perm.tolist())) == len(sites):
-            if not any(np.array_equal(perm, p) for p in perms):
-                perms.append(perm)
-    return perms
+    """Permutations of ``sites`` induced by the host's operations that keep +z (identity first)."""
+    return point_permutations(host, sites.positions, keep_z=True)
 
 
 def find_sites(host: Atoms, placement: str) -> SiteSet:

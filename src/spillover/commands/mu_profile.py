@@ -9,7 +9,7 @@ from spillover.errors import InputError
 
 
 def _rows(db: str | None, preset: str | None) -> list[dict]:
-    from spillover.analysis.profile import profile_rows
+    from spillover.analysis.mu_profile import profile_rows
     from spillover.store import connect
 
     rows = profile_rows(connect(db, create=False), preset=preset)
@@ -24,7 +24,7 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
     @table_app.command("mu-profile")
     def table_mu_profile(db: DbOption = None, fmt: FormatOption = "md", preset: PresetFilter = None) -> None:
         """Table 4: O binding energy E_b per region, layer and site, with the spillover verdict per support."""
-        from spillover.analysis.profile import COLUMNS, summary_lines
+        from spillover.analysis.mu_profile import COLUMNS, summary_lines
         from spillover.analysis.tables import FORMATS, render
 
         check_choice("--format", fmt, FORMATS)
@@ -38,7 +38,7 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
     @plot_app.command("mu-profile")
     def plot_mu_profile(output: PlotOutput, db: DbOption = None, preset: PresetFilter = None) -> None:
         """E_b along surface -> support layers -> interface -> Ru bulk -> Ru surface, both supports."""
-        from spillover.analysis.profile import plot_profile
+        from spillover.analysis.mu_profile import plot_profile
 
         check_plot_output(output)
         plot_profile(_rows(db, preset), str(output))

@@ -1,4 +1,4 @@
-"""The O chemical-potential profile: sites counted by hand, the whole chain at screen, E_b recomputed."""
+"""The O chemical-potential profile: sites counted by hand, the whole chain (analytic preset), E_b recomputed."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from ase import Atoms
 
 from conftest import ROOT, db_snapshot, spillover
 from spillover.build.bulk import load_bulk
-from spillover.build.profile_sites import hollow_sites, interstitial_sites, ru_supercell, support_slab_sites
+from spillover.build.mu_profile import hollow_sites, interstitial_sites, ru_supercell, support_slab_sites
 from spillover.build.slabs import make_slab
 from spillover.errors import InputError
 from spillover.store import connect
@@ -69,7 +69,8 @@ def test_sites_of_a_host_cut_from_a_relaxed_bulk_follow_the_plan(support, kind):
     # coming in the planned order of regions and layers, each vacancy index pointing at an O.
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from spillover.flows.mu_profile import SUPPORT_BULK, _capped, _site_entries, build_host, cut_host
+    from spillover.build.mu_profile import SUPPORT_BULK, build_host, capped, site_entries
+    from spillover.jobs.mu_profile import cut_host
     from spillover.schemas import as_structure
     from spillover.study import load_study
 
@@ -77,7 +78,7 @@ def test_sites_of_a_host_cut_from_a_relaxed_bulk_follow_the_plan(support, kind):
     bulk = load_bulk("Ru" if kind.startswith("ru") else SUPPORT_BULK[support])
     relaxed = bulk.copy()
     relaxed.set_cell(np.asarray(bulk.cell) * np.array([[1.02], [1.02], [0.985]]), scale_atoms=True)
-    planned = _capped(_site_entries(kind, build_host(kind, bulk, settings, support), settings),
+    planned = capped(site_entries(kind, build_host(kind, bulk, settings, support), settings),
                       settings["max_sites_per_layer"])
     cut = cut_host.original(kind, AseAtomsAdaptor.get_structure(relaxed).as_dict(), settings, support)
     host = AseAtomsAdaptor.get_atoms(as_structure(cut["structure"]))
@@ -92,7 +93,8 @@ def test_sites_of_a_host_cut_from_a_relaxed_bulk_follow_the_plan(support, kind):
 def profile_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("profile")
     db = work / "db"
-    result = spillover("run", str(PROFILE_STUDY), "--only", "mu-profile", "--db", str(db), "--scratch", str(work / "s"))
+    result = spillover("run", str(PROFILE_STUDY), "--only", "mu-profile", "--preset", "analytic", "--db", str(db),
+                       "--scratch", str(work / "s"))
     assert result.returncode == 0, result.stderr[-3000:]
     table = spillover("table", "mu-profile", "--db", str(db), "--format", "json")
     assert table.returncode == 0, table.stderr
@@ -112,7 +114,7 @@ def test_every_E_b_equals_recomputation_from_stored_documents(profile_run):
     for row in profile_run["rows"]:
         with_id, without_id, o2_id = row["job_ids"]
         docs = [store.query_one({"uuid": u})["output"] for u in (with_id, without_id, o2_id)]
-        assert {d["preset"] for d in docs} == {"screen"}
+        assert {d["preset"] for d in docs} == {"analytic"}
         e_b = docs[0]["energy_eV"] - docs[1]["energy_eV"] - 0.5 * docs[2]["energy_eV"]
         assert row["E_b_eV"] == pytest.approx(e_b, abs=1e-9)
         assert docs[0]["natoms"] == docs[1]["natoms"] + 1  # the two differ by exactly the one O

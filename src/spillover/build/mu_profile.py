@@ -1,6 +1,6 @@
 """Oxygen sites along the spillover path, for the O chemical-potential profile.
 
-Five regions (SCIENCE.md, "O binding energy"):
+Five regions (docs/science.md, "Quantities"):
 
 ``support-surface``
     the outermost O of the bare support slab (bridging O of r-TiO2(110), two-fold O of a-TiO2(101));
@@ -16,7 +16,7 @@ Five regions (SCIENCE.md, "O binding energy"):
     O in the hcp and fcc hollows of Ru(0001) at 0.25 ML (2x2 cell).
 
 Lattice O sites are removed (vacancies, reduced by symmetry with
-:func:`spillover.build.hops.vacancy_sites`); interstitial and adsorbed O are added. Either way
+:func:`spillover.build.barriers.vacancy_sites`); interstitial and adsorbed O are added. Either way
 ``E_b = E(host with O) - E(host without it) - 1/2 E(O2)``.
 """
 
@@ -28,7 +28,9 @@ import numpy as np
 from ase import Atoms
 from ase.build import make_supercell
 
-from spillover.build.hops import vacancy_sites
+from spillover.build.barriers import vacancy_sites
+from spillover.build.sites import hollow_kinds
+from spillover.build.symmetry import SYMPREC, point_orbits
 from spillover.errors import InputError
 
 REGIONS = ("support-surface", "support-bulk", "interface", "ru-bulk", "ru-surface")
@@ -154,32 +156,12 @@ def interface_sites(interface: Atoms) -> list[OxygenSite]:
     return out
 
 
-def _orbits(host: Atoms, points: np.ndarray, symprec: float = 0.05) -> list[list[int]]:
-    """Group fractional ``points`` into orbits of the host's space group (spglib)."""
-    import spglib
-
-    cell = (np.asarray(host.cell), host.get_scaled_positions(), host.numbers)
-    ops = spglib.get_symmetry(cell, symprec=symprec)
-    groups: list[list[int]] = []
-    assigned = -np.ones(len(points), dtype=int)
-    for i, p in enumerate(points):
-        if assigned[i] >= 0:
-            continue
-        images = (ops["rotations"] @ p) + ops["translations"]
-        diff = images[:, None, :] - points[None, :, :]
-        diff -= np.rint(diff)
-        hit = np.flatnonzero((np.linalg.norm(diff @ np.asarray(host.cell), axis=-1) < 0.05).any(axis=0))
-        members = [int(j) for j in hit if assigned[j] < 0]
-        assigned[members] = len(groups)
-        groups.append(members)
-    return groups
-
-
-def interstitial_sites(host: Atoms, symprec: float = 0.05) -> list[OxygenSite]:
+def interstitial_sites(host: Atoms, symprec: float = SYMPREC) -> list[OxygenSite]:
     """Symmetry-distinct interstitial sites of a metal: Voronoi vertices, named by coordination.
 
     The holes of a close-packed metal are the vertices of its Voronoi diagram; a vertex with
-    six nearest metal atoms is ``octahedral``, with four ``tetrahedral``.
+    six nearest metal atoms is ``octahedral``, with four ``tetrahedral``. They are grouped into
+    orbits of the host's operations (:func:`spillover.build.symmetry.point_orbits`).
     """
     from scipy.spatial import Voronoi
 
@@ -193,7 +175,7 @@ def interstitial_sites(host: Atoms, symprec: float = 0.05) -> list[OxygenSite]:
     _, keep = np.unique(np.round(frac, 3), axis=0, return_index=True)
     frac = frac[np.sort(keep)]
     out = []
-    for members in _orbits(host, frac, symprec):
+    for members in point_orbits(host, frac @ cell, symprec=symprec):
         p = frac[members[0]] @ cell
         d = np.sort(np.linalg.norm(cloud - p, axis=1))
         coordination = int((d < d[0] + 0.1).sum())
@@ -203,9 +185,13 @@ def interstitial_sites(host: Atoms, symprec: float = 0.05) -> list[OxygenSite]:
 
 
 def hollow_sites(slab: Atoms, height: float = 1.3) -> list[OxygenSite]:
-    """The hcp and fcc hollows of an hcp(0001) slab's top surface (pymatgen AdsorbateSiteFinder).
+    """The hcp and fcc hollows of an hcp(0001) slab's top surface, one site of each kind.
 
-    A hollow with a second-layer atom straight below it is ``hcp``, otherwise ``fcc``.
+    The hollows are pymatgen's AdsorbateSiteFinder's; a hollow with a second-layer atom right
+    below it is ``hcp``, otherwise ``fcc`` (:func:`spillover.build.sites.hollow_kinds`). Each site
+    stands for its orbit under the slab's operations that keep +z
+    (:func:`spillover.build.symmetry.point_orbits`): every hollow of its kind on a clean
+    hcp(0001) surface.
     """
     from pymatgen.analysis.adsorption import AdsorbateSiteFinder
     from pymatgen.core.surface import Slab
@@ -217,18 +203,14 @@ def hollow_sites(slab: Atoms, height: float = 1.3) -> list[OxygenSite]:
         oriented_unit_cell=structure, shift=0, scale_factor=np.eye(3), site_properties=structure.site_properties,
     )
     finder = AdsorbateSiteFinder(pmg_slab, selective_dynamics=False)
-    hollows = finder.find_adsorption_sites(distance=height, positions=["hollow"], symm_reduce=0.01)["hollow"]
-    layer = slab.arrays["layer"]
-    second = slab.positions[layer == 2]
-    cell2 = np.asarray(slab.cell)[:2, :2]
+    found = finder.find_adsorption_sites(distance=height, positions=["hollow"], symm_reduce=0)["hollow"]
+    hollows = np.asarray(found, dtype=float).reshape(-1, 3)
+    kinds = hollow_kinds(hollows, slab.positions[slab.arrays["layer"] == 2], slab.cell)
     out: dict[str, OxygenSite] = {}
-    for p in hollows:
-        diff = second[:, :2] - p[:2]
-        frac = np.linalg.solve(cell2.T, diff.T).T
-        frac -= np.rint(frac)
-        below = (np.linalg.norm(frac @ cell2, axis=1) < 0.3).any()
-        name = "hcp hollow" if below else "fcc hollow"
-        out.setdefault(name, OxygenSite("ru-surface", name, "added", None, np.asarray(p).tolist(), 1, [np.asarray(p).tolist()]))
+    for orbit in point_orbits(slab, hollows, keep_z=True):
+        name = f"{kinds[orbit[0]]} hollow"
+        out.setdefault(name, OxygenSite("ru-surface", name, "added", None, hollows[orbit[0]].tolist(), 1,
+                                        [hollows[m].tolist() for m in orbit]))
     return [out[k] for k in sorted(out)]
 
 
@@ -237,3 +219,129 @@ def ru_supercell(bulk: Atoms, repeat: tuple[int, int, int]) -> Atoms:
     if any(r < 1 for r in repeat):
         raise InputError("mu_profile.ru_supercell", f"entries must be >= 1, got {list(repeat)}")
     return make_supercell(bulk, np.diag(repeat))
+
+
+SUPPORT_BULK = {"rutile-110": "rutile", "anatase-101": "anatase"}
+#: Closest allowed distance (Å) between a defect and its periodic images.
+MIN_IMAGE_DISTANCE_A = 5.0
+
+
+def image_distance(atoms: Atoms, periodic: int = 3) -> float:
+    """Shortest distance between a point and its periodic images (Å), over the first ``periodic`` cell vectors."""
+    from ase.geometry import minkowski_reduce
+
+    cell = np.asarray(atoms.cell)[:periodic]
+    if periodic == 2:
+        cell = cell[:, :2]
+    reduced, _ = minkowski_reduce(cell, pbc=[True] * periodic) if periodic == 3 else (cell, None)
+    combos = np.array(np.meshgrid(*[[-1, 0, 1]] * periodic)).reshape(periodic, -1).T
+    lengths = np.linalg.norm(combos[np.any(combos != 0, axis=1)] @ reduced, axis=1)
+    return float(lengths.min())
+
+
+def in_plane_repeat(atoms: Atoms) -> tuple[int, int]:
+    """Smallest in-plane repeat that puts a point defect at least 5 Å from its periodic images."""
+    for n1, n2 in sorted(((i, j) for i in range(1, 6) for j in range(1, 6)), key=lambda ij: (ij[0] * ij[1], ij)):
+        cell = np.asarray(atoms.cell).copy()
+        cell[0] *= n1
+        cell[1] *= n2
+        probe = atoms.copy()
+        probe.set_cell(cell)
+        if image_distance(probe, 2) >= MIN_IMAGE_DISTANCE_A:
+            return n1, n2
+    raise InputError("mu_profile", "no in-plane repeat up to 5x5 keeps a defect 5 Å from its images")
+
+
+def build_host(kind: str, bulk: Atoms, settings: dict, support: str | None = None) -> Atoms:
+    """The host structure of one region, cut from ``bulk`` (pure function, also used at run time).
+
+    Slabs and interfaces are repeated in plane (:func:`in_plane_repeat`) so that a defect is at
+    least 5 Å from its images; the bulk and Ru supercells are the study's sizes.
+
+    Parameters
+    ----------
+    kind
+        ``support-slab``, ``bulk-supercell-<i>``, ``interface``, ``ru-supercell`` or ``ru-slab``.
+    bulk
+        The bulk to cut from (experimental or relaxed); for ``interface`` the interface model.
+    settings
+        The study's ``mu_profile`` settings as a dict.
+    support
+        Support facet for ``support-slab``.
+    """
+    from ase.build import make_supercell
+
+    from spillover.build.slabs import make_slab
+
+    if kind == "support-slab":
+        args = {"layers": settings["slab_layers"], "vacuum": settings["vacuum"], "fixed_layers": settings["fixed_layers"]}
+        repeat = in_plane_repeat(make_slab(support, bulk=bulk, **args))
+        return make_slab(support, bulk=bulk, repeat=repeat, **args)
+    if kind == "interface":
+        n1, n2 = in_plane_repeat(bulk)
+        return make_supercell(bulk, np.diag([n1, n2, 1])) if (n1, n2) != (1, 1) else bulk.copy()
+    if kind.startswith("bulk-supercell-"):
+        repeat = settings["bulk_supercells"][SUPPORT_BULK[support]][int(kind.rsplit("-", 1)[1])]
+        return make_supercell(bulk, np.diag(repeat))
+    if kind == "ru-supercell":
+        return ru_supercell(bulk, tuple(settings["ru_supercell"]))
+    if kind == "ru-slab":
+        return make_slab("Ru-0001", bulk=bulk, repeat=tuple(settings["ru_surface_repeat"]),
+                         layers=settings["ru_surface_layers"], vacuum=settings["vacuum"], fixed_layers=1)
+    raise ValueError(f"unknown host kind {kind!r}")
+
+
+HOST_FIELD = {"ru-supercell": "mu_profile.ru_supercell", "ru-slab": "mu_profile.ru_surface_repeat"}
+
+
+def check_image_distance(host: Atoms, kind: str) -> None:
+    """Raise InputError when a point defect in ``host`` would sit closer than 5 Å to its images.
+
+    For slabs and interfaces only the in-plane cell vectors count.
+    """
+    distance = image_distance(host, 2 if "layer" in host.arrays else 3)
+    if distance < MIN_IMAGE_DISTANCE_A - 1e-6:
+        field = HOST_FIELD.get(kind, "mu_profile.bulk_supercells" if kind.startswith("bulk") else "mu_profile")
+        raise InputError(field, f"supercell too small: a defect would be {distance:.2f} Å from its periodic image",
+                         f"a supercell whose images are at least {MIN_IMAGE_DISTANCE_A} Å apart")
+
+
+def _frac(host: Atoms, position: list[float]) -> list[float]:
+    return np.linalg.solve(np.asarray(host.cell).T, np.asarray(position)).tolist()
+
+
+def site_entries(host_kind: str, host: Atoms, settings: dict) -> list[dict]:
+    if host_kind == "support-slab":
+        found = support_slab_sites(host, settings["support_layers_probed"])
+    elif host_kind.startswith("bulk-supercell-"):
+        found = [bulk_vacancy_site(host)]
+    elif host_kind == "interface":
+        found = interface_sites(host)
+    elif host_kind == "ru-supercell":
+        found = interstitial_sites(host)
+    else:
+        found = hollow_sites(host)
+    regions = set(settings["regions"])
+    entries = []
+    for s in found:
+        if s.region not in regions:
+            continue
+        d = s.to_dict()
+        d["frac"] = _frac(host, s.position)
+        d["host"] = host_kind
+        entries.append(d)
+    return entries
+
+
+def capped(entries: list[dict], per_layer: int | None) -> list[dict]:
+    """At most ``per_layer`` sites per (region, host part/layer) group, in enumeration order."""
+    if per_layer is None:
+        return entries
+    counts: dict[tuple, int] = {}
+    kept = []
+    for e in entries:
+        key = (e["region"], e["site"].split(":")[0].split(" ")[0], e["layer"])
+        if counts.get(key, 0) < per_layer:
+            counts[key] = counts.get(key, 0) + 1
+            kept.append(e)
+    return kept

@@ -181,3 +181,14 @@ def plot_profile(rows: list[dict], output: str) -> None:
     fig.tight_layout()
     fig.savefig(output)
     plt.close(fig)
+
+
+def run_summary(store: Any, run_id: str, preset: str) -> str:
+    """The profile table of one run and its summary lines, as ``spillover run`` prints them."""
+    from spillover.analysis.tables import render
+
+    rows = profile_rows(store, preset=preset, run_id=run_id)
+    if not rows:
+        return ""
+    return "\n".join([f"O binding energy along the path ({preset})\n", render(rows, COLUMNS, "md"), "",
+                      *summary_lines(rows)])

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+from spillover.schemas.base import Document
 
 
-class O2VibrationDoc(BaseModel):
+class O2VibrationDoc(Document):
     """Harmonic vibration of the relaxed O2 molecule (ase.vibrations.Vibrations)."""
 
-    doc_type: str = Field("o2-vibration", description="Document type, for queries.")
+    doc_type: Literal["o2-vibration"] = Field("o2-vibration", description="Document type, for queries.")
     frequency_eV: float = Field(description="O-O stretch energy hbar*omega (eV); the real part if imaginary.")
     frequency_cm: float = Field(description="O-O stretch wavenumber (cm^-1).")
     is_real: bool = Field(description="Whether the stretch mode is real (usable for thermochemistry).")
@@ -23,11 +20,6 @@ class O2VibrationDoc(BaseModel):
     bond_A: float = Field(description="O-O bond length of the relaxed molecule (Å).")
     displacement_A: float = Field(description="Finite-difference displacement (Å).")
     o2_job_id: str = Field(description="uuid of the O2 relaxation the modes were computed on.")
-    preset: str = Field(description="Calculator preset name.")
-    preset_resolved: dict = Field(description="The complete resolved preset.")
-    parameters: dict = Field(description="Exact keyword arguments the calculator was built with.")
-    versions: dict[str, str] = Field(description="Versions of spillover and the codes behind the number.")
-    created_at: str = Field(default_factory=_now, description="UTC time of completion.")
 
 
 class FormationEntry(BaseModel):
@@ -45,19 +37,16 @@ class FormationEntry(BaseModel):
     metal_job_id: str = Field(description="uuid of the metal bulk relaxation.")
 
 
-class O2CorrectionDoc(BaseModel):
+class O2CorrectionDoc(Document):
     """The O2 correction: one energy shift per O atom fitted to experimental formation enthalpies."""
 
-    doc_type: str = Field("o2-correction", description="Document type, for queries.")
+    doc_type: Literal["o2-correction"] = Field("o2-correction", description="Document type, for queries.")
     shift_eV_per_O: float = Field(description="Fitted shift delta: mu_O = 1/2 E(O2) + delta + dmu_O (eV per O).")
     rms_raw_eV: float = Field(description="RMS error of the raw formation energies (eV per formula unit).")
     rms_corrected_eV: float = Field(description="RMS error after the shift (eV per formula unit).")
     e_o2_eV: float = Field(description="E(O2) the fit used (eV).")
     o2_job_id: str = Field(description="uuid of the O2 relaxation.")
     entries: list[FormationEntry] = Field(description="One entry per fitted oxide.")
-    preset: str = Field(description="Calculator preset of every energy in the fit.")
-    versions: dict[str, str] = Field(description="Versions of spillover and the codes behind the number.")
-    created_at: str = Field(default_factory=_now, description="UTC time of completion.")
 
 
 class ConfigEntry(BaseModel):
@@ -77,10 +66,10 @@ class ConfigEntry(BaseModel):
     )
 
 
-class OxidationSitesDoc(BaseModel):
+class OxidationSitesDoc(Document):
     """The candidate sites and configurations generated for one interface (before relaxation)."""
 
-    doc_type: str = Field("oxidation-configurations", description="Document type, for queries.")
+    doc_type: Literal["oxidation-configurations"] = Field("oxidation-configurations", description="Document type, for queries.")
     label: str = Field(description="Interface label, e.g. 'rutile-110/Ru-0001'.")
     clean_job_id: str = Field(description="uuid of the clean relaxation the configurations start from.")
     full_layer: int = Field(description="O atoms in one full layer (one per Ru of the contact layer).")
@@ -91,8 +80,6 @@ class OxidationSitesDoc(BaseModel):
     n_distinct: dict[str, dict[str, int]] = Field(description="placement -> n -> symmetry-distinct site sets found.")
     configurations: list[ConfigEntry] = Field(description="The configurations relaxed (energies in the summary).")
     skipped: list[str] = Field(default_factory=list, description="(placement, n) without any valid configuration.")
-    preset: str = Field(description="Calculator preset.")
-    created_at: str = Field(default_factory=_now, description="UTC time of creation.")
 
 
 class BestEntry(BaseModel):
@@ -127,14 +114,13 @@ class Onset(BaseModel):
     T_K_at_1bar: float | None = Field(description="T at 1 bar with that dmu_O (K); None outside 10-5000 K.")
 
 
-class OxidationDoc(BaseModel):
+class OxidationDoc(Document):
     """Oxidation energetics of one Ru-film interface: interfacial versus surface O, per n."""
 
-    doc_type: str = Field("oxidation", description="Document type, for queries.")
+    doc_type: Literal["oxidation"] = Field("oxidation", description="Document type, for queries.")
     label: str = Field(description="Interface label, e.g. 'rutile-110/Ru-0001'.")
     support: str = Field(description="What the Ru film sits on: the support, or support/RuO2-110 for the stack.")
     films: list[str] = Field(description="Films from the support outwards.")
-    preset: str = Field(description="Calculator preset of every energy used.")
     area_A2: float = Field(description="Interface cell area A (Å²).")
     clean_job_id: str = Field(description="uuid of the clean interface relaxation.")
     clean_energy_eV: float = Field(description="E(clean) (eV).")
@@ -156,5 +142,3 @@ class OxidationDoc(BaseModel):
     gamma_grid: list[GammaPoint] = Field(description="gamma of each best configuration on the study's (T, p) grid.")
     onsets: list[Onset] = Field(description="Where interfacial and surface oxidation become favourable.")
     settings: dict[str, Any] = Field(description="The study's oxidation settings.")
-    versions: dict[str, str] = Field(description="Versions of spillover and the codes behind the numbers.")
-    created_at: str = Field(default_factory=_now, description="UTC time of completion.")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+from spillover.schemas.base import Document
 
 
 class EndpointSummary(BaseModel):
@@ -19,16 +20,16 @@ class EndpointSummary(BaseModel):
     content_hash: str = Field(description="Content hash of the endpoint relaxation (spillover.schemas.CalcDoc).")
 
 
-class NebDoc(BaseModel):
+class NebDoc(Document):
     """A climbing-image NEB of one vacancy hop, with its barriers and its cost."""
 
-    doc_type: str = Field("neb", description="Document type, for queries.")
+    doc_type: Literal["neb"] = Field("neb", description="Document type, for queries.")
     label: str = Field(description="Hop label, e.g. 'L2:O40 -> L1:O3 (2.78 Å)'.")
     region: str = Field(description="Region of the hop (rutile-bulk, rutile-110, ..., across-interface, custom).")
     support: str = Field(description="Support the region belongs to: r-TiO2 or a-TiO2 (empty for custom bands).")
     hop: dict[str, Any] = Field(
         default_factory=dict,
-        description="The hop (spillover.build.hops.Hop.to_dict): sites, layers, length, and the equivalent "
+        description="The hop (spillover.build.barriers.Hop.to_dict): sites, layers, length, and the equivalent "
         "hops it stands for.",
     )
     formula: str = Field(description="Formula of the endpoint structures.")
@@ -81,22 +82,14 @@ class NebDoc(BaseModel):
     endpoints: list[EndpointSummary] = Field(description="Initial and final endpoint relaxations.")
     relax_endpoints: bool = Field(description="Whether the endpoints were relaxed (else single points).")
     checkpoint_dir: str = Field(description="Directory of the band checkpoint (band.traj, state.json).")
-    preset: str = Field(description="Calculator preset name.")
-    preset_resolved: dict = Field(description="The complete resolved preset.")
     calculator: str = Field(description="Calculator name.")
-    parameters: dict = Field(description="Keyword arguments the image calculators were built with.")
-    versions: dict[str, str] = Field(description="Versions of spillover and the codes behind the numbers.")
-    content_hash: str = Field(description="SHA-256 of endpoints + calculator parameters + band settings.")
-    created_at: str = Field(
-        default_factory=lambda: datetime.now(timezone.utc).isoformat(), description="UTC time of completion."
-    )
     metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form provenance (study, region).")
 
 
-class HopSetDoc(BaseModel):
+class HopSetDoc(Document):
     """The symmetry-distinct vacancy sites and hops of one region, and the NEB jobs computing them."""
 
-    doc_type: str = Field("hop-set", description="Document type, for queries.")
+    doc_type: Literal["hop-set"] = Field("hop-set", description="Document type, for queries.")
     region: str = Field(description="Region name.")
     support: str = Field(description="r-TiO2 or a-TiO2.")
     host_formula: str = Field(description="Formula of the host structure.")
@@ -109,9 +102,4 @@ class HopSetDoc(BaseModel):
     neb_jobs: list[dict[str, str]] = Field(description="Per hop and preset: the uuid of its NEB job.")
     host_structure: dict = Field(description="The host (pymatgen Structure.as_dict()).")
     bulk_sources: dict[str, str] = Field(description="Material -> uuid of the bulk relaxation the host is cut from.")
-    preset: str = Field(description="Preset of the first NEB of every hop.")
     settings: dict[str, Any] = Field(description="The study's barrier settings.")
-    versions: dict[str, str] = Field(description="Versions of spillover and the codes behind the model.")
-    created_at: str = Field(
-        default_factory=lambda: datetime.now(timezone.utc).isoformat(), description="UTC time of creation."
-    )

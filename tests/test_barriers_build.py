@@ -10,7 +10,7 @@ from ase.neighborlist import neighbor_list
 from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from spillover.build.hops import (
+from spillover.build.barriers import (
     REGIONS,
     enumerate_hops,
     hop_between,
@@ -181,7 +181,7 @@ def test_bad_hop_input(call, field):
 
 
 def test_regions_cover_the_five_regions_of_the_paper():
-    from spillover.study import BARRIER_REGIONS
+    from spillover.sections.barriers import BARRIER_REGIONS
 
     supports = {r["support"] for r in REGIONS.values()}
     assert supports == {"r-TiO2", "a-TiO2"} and len(REGIONS) == 6

@@ -1,0 +1,73 @@
+"""The document of one relaxation or single-point calculation."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from spillover.schemas.base import Document, structure_as_dict
+
+
+class IonicStep(BaseModel):
+    """One optimizer step."""
+
+    energy_eV: float = Field(description="Total energy (eV).")
+    max_force_eV_per_A: float = Field(description="Largest force on a free atom (eV/Å).")
+
+
+class CalcDoc(Document):
+    """Result of one relaxation or single-point calculation."""
+
+    doc_type: Literal["calculation"] = Field("calculation", description="Document type, for queries.")
+    task: str = Field(description="'relax' or 'static'.")
+    kind: str = Field(description="Model kind: bulk, slab, interface, molecule, defect.")
+    label: str = Field(description="Model name, e.g. 'rutile' or 'rutile-110/Ru-0001'.")
+    formula: str = Field(description="Reduced chemical formula.")
+    natoms: int = Field(description="Number of atoms.")
+    energy_eV: float = Field(description="Final total energy (eV).")
+    energy_per_atom_eV: float = Field(description="Final total energy per atom (eV/atom).")
+    max_force_eV_per_A: float = Field(description="Largest final force on a free atom (eV/Å).")
+    fmax_target_eV_per_A: float = Field(description="Force threshold of the relaxation (eV/Å).")
+    converged: bool = Field(description="Whether the relaxation reached the force threshold.")
+    relax_cell: bool = Field(description="Whether the cell was relaxed.")
+    structure: dict = Field(description="Final structure (pymatgen Structure.as_dict()).")
+    input_structure: dict = Field(description="Input structure (pymatgen Structure.as_dict()).")
+    cell_volume_A3: float = Field(description="Final cell volume (Å³).")
+    layer: list[int] | None = Field(None, description="Layer index per atom, 1 = outermost.")
+    part: list[int] | None = Field(None, description="Part per atom: 0 support, 1 first film, 2 second film.")
+    fixed_indices: list[int] = Field(default_factory=list, description="Atoms held fixed.")
+    calculator: str = Field(description="Calculator name ('chgnet' or 'gpaw').")
+    ionic_steps: list[IonicStep] = Field(description="Energy and max force at each optimizer step.")
+    n_ionic_steps: int = Field(description="Number of optimizer steps taken.")
+    wall_time_s: float = Field(description="Wall time of the calculation (s).")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form provenance (study, sources).")
+
+    _structures = field_validator("structure", "input_structure", mode="before")(structure_as_dict)
+
+
+def calc_atoms(doc: Any, which: str = "structure"):
+    """A stored calculation's structure as ASE Atoms with its ``layer``/``part`` arrays and fixed atoms.
+
+    Parameters
+    ----------
+    doc
+        A :class:`CalcDoc` or its dict (a job output).
+    which
+        ``structure`` (final) or ``input_structure``.
+    """
+    import numpy as np
+    from ase.constraints import FixAtoms
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from spillover.schemas.base import as_structure, plain
+
+    doc = plain(doc)
+    atoms = AseAtomsAdaptor.get_atoms(as_structure(doc[which]))
+    atoms.set_constraint(FixAtoms(indices=doc["fixed_indices"]) if doc.get("fixed_indices") else None)
+    for key in ("layer", "part"):
+        if doc.get(key) is not None:
+            atoms.arrays[key] = np.asarray(doc[key], dtype=int)
+    if doc.get("layer") is not None:
+        atoms.set_tags(atoms.arrays["layer"])
+    return atoms
