@@ -28,3 +28,11 @@ class InputError(ValueError):
         if allowed:
             text += f" (allowed: {allowed})"
         super().__init__(text)
+
+
+class UnsafeDocumentError(RuntimeError):
+    """A stored document names a module outside :data:`spillover.decoding.ALLOWED_MODULES` (never decoded).
+
+    Not a ValueError: jobflow swallows ValueErrors while it resolves references, and this must
+    stop the job with its own message.
+    """

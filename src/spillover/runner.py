@@ -8,10 +8,11 @@ import warnings
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from spillover.settings import get_settings
-from spillover.store import connect, describe
+from spillover.store import DatabaseUnavailable, connect, describe
 from spillover.analyses import ANALYSES
 from spillover.plan import make_plan, new_run_id
 from spillover.study import Study
@@ -62,14 +63,20 @@ def run_study(study: Study, preset: str, db: str | None = None, scratch: Path | 
     Returns
     -------
     int
-        Exit code: 0 when every job finished, 1 when some failed (they are listed).
+        Exit code: 0 when every job finished, 1 when some failed (they are listed), 3 when the
+        database disappeared or broke during the run (the run stops at once, with one line).
+
+    Raises
+    ------
+    InputError
+        The database cannot be used (not a directory, corrupt, not writable), found before any job runs.
     """
     from jobflow import run_locally
 
     console = Console(stderr=True)
     run_id = new_run_id()
-    flow = make_plan(study, preset, run_id=run_id, scratch=scratch)
-    store = connect(db)
+    flow = make_plan(study, preset, run_id=run_id, scratch=scratch)  # bad input: nothing written yet
+    store = connect(db)  # checks the database: a bad one fails here, before any job runs
     root = Path(scratch or get_settings().scratch) / run_id
     root.mkdir(parents=True, exist_ok=True)
     console.print(f"study [bold]{study.name}[/] preset [bold]{preset}[/] run {run_id}: {len(flow.jobs)} jobs -> {describe(db)}")
@@ -82,21 +89,31 @@ def run_study(study: Study, preset: str, db: str | None = None, scratch: Path | 
         jobflow_logger.addHandler(handler)
         old_level = jobflow_logger.level
         jobflow_logger.setLevel(logging.INFO)
+        lost = None
         try:
             with warnings.catch_warnings():
                 # Harmless and repeated once per job: jobflow's use of monty's cd, a CHGNet tensor cast.
                 warnings.filterwarnings("ignore", message="cd is deprecated", category=FutureWarning)
                 warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad", category=UserWarning)
                 run_locally(flow, store=store, root_dir=root, create_folders=True, log=False)
+        except DatabaseUnavailable as exc:
+            # Not an Exception, so that run_locally does not log it as one job's failure and go on.
+            lost = exc
         finally:
             jobflow_logger.removeHandler(handler)
             jobflow_logger.setLevel(old_level)
 
     for name, reason in handler.failures:
         console.print(f"[red]failed[/] {name}: {reason}")
-    for name in study.analyses:
-        text = ANALYSES[name].load("summary")(store, run_id, preset)
-        if text:
-            print(f"\n{text.rstrip()}")
+    try:
+        if lost is not None:
+            raise lost
+        for name in study.analyses:
+            text = ANALYSES[name].load("summary")(store, run_id, preset)
+            if text:
+                print(f"\n{text.rstrip()}")
+    except DatabaseUnavailable as exc:
+        console.print(f"[red]stopped[/]: {escape(str(exc))}; run {run_id} stores nothing more", soft_wrap=True)
+        return 3
     print(f"\nrun {run_id}, preset {preset}, database {describe(db)}")
     return 1 if handler.failures else 0

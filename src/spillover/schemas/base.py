@@ -68,10 +68,19 @@ def content_hash(atoms: Atoms, parameters: dict[str, Any], task: dict[str, Any])
 
 
 def as_structure(value: Any):
-    """A pymatgen Structure from a Structure or its dict (references may resolve to either)."""
+    """A pymatgen Structure from a Structure or its dict (references may resolve to either).
+
+    A dict is checked first (:func:`spillover.decoding.check_modules`): pymatgen decodes site
+    properties with monty, which would import any module a crafted document names.
+    """
     from pymatgen.core import Structure
 
-    return value if isinstance(value, Structure) else Structure.from_dict(value)
+    from spillover.decoding import check_modules
+
+    if isinstance(value, Structure):
+        return value
+    check_modules(value, "stored structure")
+    return Structure.from_dict(value)
 
 
 def structure_as_dict(value: Any) -> Any:
