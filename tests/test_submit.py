@@ -2,7 +2,8 @@
 
 Everything runs through the CLI in subprocesses, as on a login node. The LaunchPad lives in a
 mongomock-persistence JSON file, which a process reads when it opens the LaunchPad and writes back
-when it exits: so the tests never open it while a queue job runs (they wait on ``squeue``).
+when it is done, holding a lock beside it in between: a command opened while a queue job runs would
+wait for the job, so the tests wait on ``squeue`` first.
 """
 
 from __future__ import annotations
@@ -68,6 +69,12 @@ def _qadapter(tmp: Path, base: str = "qadapter-slurm.yaml", **changes) -> Path:
     path = tmp / f"qadapter-{len(list(tmp.glob('qadapter-*')))}.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path
+
+
+def _documents(env: dict, collection: str) -> list[dict]:
+    """The documents of one collection of the mongomock LaunchPad file."""
+    store = json.loads(Path(env["MONGOMOCK_SERVERSTORE_FILE"]).read_text())
+    return [doc for _, doc in store["spillover_fireworks"][collection]["documents"]]
 
 
 def _lpad_counts(env: dict, states: list[str]) -> dict[str, int]:
@@ -141,6 +148,9 @@ def test_slurm_end_to_end_results_in_jobstore(slurm, tmp_path):
     assert sub["n_jobs"] == 4 and sub["name"] == "tiny (analytic)" and len(sub["jobs"]) == 4
     before = _json("status", "--launchpad", str(MOCK_LAUNCHPAD), env=env)
     assert before["counts"]["ready"] == 2 and before["counts"]["waiting"] == 2
+    # the Fireworks carry the database's path, not its store: the queue job opens it from there
+    specs = [doc["spec"] for doc in _documents(env, "fireworks")]
+    assert {s["_spillover_db"] for s in specs} == {str(db)} and all(s["_tasks"][0]["store"] is None for s in specs)
 
     qadapter = _qadapter(tmp_path, ntasks=1, walltime="00:10:00", _mpi_launcher=None, job_name="spillover-e2e")
     start = time.monotonic()
@@ -275,6 +285,66 @@ def test_launchpad_credentials_never_printed(tmp_path):
     result = spillover("status", "--launchpad", str(uri), env=env)
     _assert_clean_error(result, "cannot reach")
     assert secret not in result.stderr and "***@" in result.stderr
+
+
+# ----------------------------------------------------------------------------- one mongomock file, several processes
+
+
+def test_concurrent_submits_to_one_mongomock_file_all_land(tmp_path):
+    """Three submits at once: each waits for the file's lock, so none overwrites another's workflow."""
+    env = {**os.environ, **_env(tmp_path)}
+    argv = [sys.executable, "-m", "spillover.cli", "submit", str(TINY_STUDY), "--preset", "analytic", "--launchpad",
+            str(MOCK_LAUNCHPAD), "--db", str(tmp_path / "db"), "--json"]
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(3)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err[-2000:] for _, err in outs]
+    ids = sorted(json.loads(out)["workflow_id"] for out, _ in outs)
+    assert len(set(ids)) == 3, ids
+    report = _json("status", "--launchpad", str(MOCK_LAUNCHPAD), env=_env(tmp_path))
+    assert sorted(w["workflow"] for w in report["workflows"]) == ids
+    assert len(report["jobs"]) == 12 and len({j["fw_id"] for j in report["jobs"]}) == 12
+    assert not list(tmp_path.glob(".launchpad.json.*.tmp"))  # written back by rename, nothing left over
+
+
+def test_busy_mongomock_file_is_a_clean_refusal(submitted):
+    from filelock import FileLock
+
+    env = submitted["env"]
+    store = Path(env["MONGOMOCK_SERVERSTORE_FILE"])
+    before = store.read_bytes()
+    with FileLock(f"{store}.lock"):  # another process holds the file
+        result = spillover("status", "--launchpad", str(MOCK_LAUNCHPAD), env={**env, "SPILLOVER_LAUNCHPAD_LOCK_TIMEOUT": "1"})
+    line = _assert_clean_error(result, "--launchpad")
+    assert "in use by another process" in line and "waited 1 s" in line
+    assert store.read_bytes() == before
+    assert _json("status", "--launchpad", str(MOCK_LAUNCHPAD), env=env)["counts"]["ready"] == 2  # free again
+
+
+def test_added_jobs_inherit_the_database_path():
+    """Jobs a job adds at run time (oxidation, barriers) become Fireworks with the same database path."""
+    from jobflow import Flow, JobStore, Response, job
+    from jobflow.managers.fireworks import flow_to_workflow
+    from maggma.stores import MemoryStore
+
+    from spillover.submit import DB_SPEC_KEY, tag_with_db
+
+    @job
+    def leaf(x: int) -> int:
+        return x + 1
+
+    @job
+    def adds(x: int) -> Response:
+        first = leaf(x)
+        return Response(output=x, addition=Flow([first, leaf(first.output)]))
+
+    flow = Flow([adds(1)])
+    tag_with_db(flow, "/data/study-db")
+    store = JobStore(MemoryStore())
+    store.connect()
+    response = flow.jobs[0].run(store=store)
+    added = flow_to_workflow(response.addition, store=None)
+    assert [fw.spec[DB_SPEC_KEY] for fw in added.fws] == ["/data/study-db"] * 2
+    assert all(fw.tasks[0]["store"] is None for fw in added.fws)
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,8 @@
 """``spillover submit | launch | status | rerun``: a study on a cluster through FireWorks.
 
-FireWorks, jobflow and the calculators are imported inside the commands only.
+FireWorks, jobflow and the calculators are imported inside the commands only. Each command lets go of
+the LaunchPad (:func:`spillover.submit.release_launchpad`) as soon as it is done with it, so that a
+mongomock file is written back and the next process waiting for it goes on.
 """
 
 from __future__ import annotations
@@ -50,10 +52,14 @@ def submit(
     if name is not None and not name.strip():
         raise InputError("--name", "must not be empty")
 
-    from spillover.submit import load_launchpad, submit as submit_study
+    from spillover.submit import check_db_config, load_launchpad, release_launchpad, submit as submit_study
 
+    check_db_config(db)
     lp = load_launchpad(launchpad)
-    result = submit_study(study, preset_name, lp, name=name, db=db)
+    try:
+        result = submit_study(study, preset_name, lp, name=name, db=db)
+    finally:
+        release_launchpad(lp)  # a mongomock file: written back now, and the next process may go on
     if as_json:
         typer.echo(
             json.dumps(
@@ -82,7 +88,7 @@ def launch(
     """Submit queue jobs that run the LaunchPad's ready jobs (FireWorks queue launcher, SLURM or PBS)."""
     from spillover.settings import get_settings
     from spillover.submit import launch as launch_jobs
-    from spillover.submit import load_launchpad, load_qadapter, render_script, resolve_config_file
+    from spillover.submit import load_launchpad, load_qadapter, release_launchpad, render_script, resolve_config_file
 
     if max_jobs < 1:
         raise InputError("--max", f"must be >= 1, got {max_jobs}")
@@ -97,7 +103,11 @@ def launch(
             typer.echo(script)
         return
     lp = load_launchpad(lp_file)
-    ids = launch_jobs(lp, adapter, max_jobs=max_jobs, launch_dir=folder)
+    try:
+        ids = launch_jobs(lp, adapter, max_jobs=max_jobs, launch_dir=folder)
+    finally:
+        # before the queue job's rocket asks for a mongomock file
+        release_launchpad(lp)
     if as_json:
         typer.echo(json.dumps({"queue": adapter.q_type, "queue_job_ids": ids, "launch_dir": str(folder.resolve())}))
         return
@@ -113,9 +123,13 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """Per-job states (waiting, ready, running, completed, fizzled) with counts."""
-    from spillover.submit import load_launchpad, status_rows
+    from spillover.submit import load_launchpad, release_launchpad, status_rows
 
-    report = status_rows(load_launchpad(launchpad), workflow)
+    lp = load_launchpad(launchpad)
+    try:
+        report = status_rows(lp, workflow)
+    finally:
+        release_launchpad(lp)
     if as_json:
         typer.echo(json.dumps(report))
         return
@@ -148,13 +162,17 @@ def rerun(
     launchpad: LaunchpadOption = None,
 ) -> None:
     """Set a job (or every fizzled one) to run again; its waiting children follow. Then 'spillover launch'."""
-    from spillover.submit import load_launchpad, rerun as rerun_jobs
+    from spillover.submit import load_launchpad, release_launchpad, rerun as rerun_jobs
 
     if job is not None and fizzled:
         raise InputError("JOB_ID", "give either a job id or --fizzled, not both")
     if job is None and not fizzled:
         raise InputError("JOB_ID", "missing", "a job id from 'spillover status', or --fizzled")
-    fw_ids = rerun_jobs(load_launchpad(launchpad), job=job, fizzled=fizzled, workflow=workflow)
+    lp = load_launchpad(launchpad)
+    try:
+        fw_ids = rerun_jobs(lp, job=job, fizzled=fizzled, workflow=workflow)
+    finally:
+        release_launchpad(lp)
     if not fw_ids:
         typer.echo("no fizzled jobs")
         return
