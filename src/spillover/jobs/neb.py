@@ -45,10 +45,13 @@ from spillover.errors import InputError
 from spillover.jobs.relax import RelaxMaker
 from spillover.schemas import CalcDoc, as_structure, content_hash, fixed_indices
 from spillover.schemas.neb import EndpointSummary, NebDoc
+from spillover.sections.base import BAND_STEPS, CUTOFF, FMAX, IMAGES, SPRING
 from spillover.settings import get_settings
 
 CHECKPOINT_SUBDIR = "neb-checkpoints"
 _NEB_OVERRIDES = ("n_images", "spring_constant", "fmax", "steps", "optimizer")
+#: Ranges of the band settings: images and steps multiply the force calls of a band.
+BAND_RANGES = {"n_images": IMAGES, "steps": BAND_STEPS, "fmax": FMAX, "spring_constant": SPRING}
 
 
 class CountingCalculator(Calculator):
@@ -211,14 +214,27 @@ class NebMaker(Maker):
     checkpoint_dir: str | None = None
 
     def resolved_preset(self) -> Preset:
-        """The preset with this job's overrides, the band overrides included."""
-        if self.n_images is not None and (isinstance(self.n_images, bool) or self.n_images < 1):
-            raise InputError("n_images", f"must be an integer >= 1, got {self.n_images!r}", ">= 1")
+        """The preset with this job's overrides, the band overrides included.
+
+        Raises
+        ------
+        InputError
+            A band setting outside its range (:data:`BAND_RANGES`), given to this Maker or by the
+            preset and its overrides, or ``max_hop_A`` outside 0 < x <= 6 Å.
+        """
+        for key, bound in BAND_RANGES.items():
+            if getattr(self, key) is not None:
+                bound.check(getattr(self, key), key)
+        if self.max_hop_A is not None:
+            CUTOFF.check(self.max_hop_A, "max_hop_A")
         band = {k: getattr(self, k) for k in _NEB_OVERRIDES if getattr(self, k) is not None}
         overrides = dict(self.preset_overrides or {})
         if band:
             overrides["neb"] = {**overrides.get("neb", {}), **band}
-        return load_preset(self.preset, overrides or None)
+        preset = load_preset(self.preset, overrides or None)
+        for key, bound in BAND_RANGES.items():  # the preset's own NebSettings only ask for positive numbers
+            bound.check(getattr(preset.neb, key), f"preset.neb.{key}")
+        return preset
 
     @job(output_schema=NebDoc)
     def make(

@@ -1,22 +1,37 @@
-"""Relaxation and single-point jobs, built on atomate2's ASE relaxation machinery."""
+"""Relaxation and single-point jobs, built on atomate2's ASE relaxation machinery.
+
+Relaxations checkpoint every optimizer step (:mod:`spillover.jobs.checkpoint`) and resume after a
+kill; GPAW SCF failures are retried with bounded changes (:mod:`spillover.jobs.scf`).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 from atomate2.ase.jobs import AseRelaxMaker
-from atomate2.ase.utils import AseRelaxer
+from atomate2.ase.utils import OPTIMIZERS, AseRelaxer
 from jobflow import job
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from spillover.calculators import Preset, close_calculator, load_preset, make_calculator
+from spillover.calculators import (
+    Preset,
+    close_calculator,
+    gpaw_calculator,
+    load_preset,
+    make_calculator,
+)
+from spillover.jobs.checkpoint import CHECKPOINT_SUBDIR, RelaxCheckpoint, RelaxRecorder
+from spillover.jobs.scf import GuardedCalculator, ScfConvergenceFailed
 from spillover.schemas import CalcDoc, IonicStep, as_structure, content_hash, fixed_indices
-
+from spillover.schemas.calc import RelaxRun, ScfAttempt
+from spillover.settings import get_settings
 
 # Float32 ML potentials are noisy at this level; the failures this guards against are eV-sized.
 ENERGY_RISE_TOLERANCE_EV = 1e-3
@@ -26,12 +41,12 @@ class RelaxationFailed(RuntimeError):
     """A relaxation ended above the energy it started from: reported, never stored."""
 
 
-def _ionic_steps(trajectory: Any, free: np.ndarray) -> list[IonicStep]:
+def _ionic_steps(frames: list[tuple[float, np.ndarray]], free: np.ndarray) -> list[IonicStep]:
     steps = []
-    for frame in trajectory.frame_properties:
-        forces = np.asarray(frame["forces"])[free]
+    for energy, forces in frames:
+        forces = np.asarray(forces)[free]
         fmax = float(np.linalg.norm(forces, axis=1).max()) if len(forces) else 0.0
-        steps.append(IonicStep(energy_eV=float(frame["energy"]), max_force_eV_per_A=fmax))
+        steps.append(IonicStep(energy_eV=float(energy), max_force_eV_per_A=fmax))
     return steps
 
 
@@ -56,6 +71,22 @@ class RelaxMaker(AseRelaxMaker):
         Maximum optimizer steps; ``None`` takes the preset's. ``0`` gives a single point.
     fmax
         Force threshold (eV/Å); ``None`` takes the preset's.
+    checkpoint
+        Checkpoint every optimizer step so that a killed job started again with the same inputs
+        resumes from its last step (single points are never checkpointed).
+    checkpoint_dir
+        Directory of the checkpoint directories; ``None``: ``$SPILLOVER_SCRATCH/relax-checkpoints``,
+        made absolute when the Maker is made (jobs run in their own folders, which change with every
+        run). A relaxation's checkpoint is ``<checkpoint_dir>/relax-<content hash[:16]>/``
+        (:mod:`spillover.jobs.checkpoint`); it is deleted when the relaxation has finished and its
+        document is built, and kept when the job is killed or fails.
+
+    Notes
+    -----
+    The stored document counts force calls over every run (``force_calls``), the runs
+    (``runs``, ``run_history``) and any GPAW SCF retries (``scf_retries``). ``parameters`` and
+    ``content_hash`` are those of the calculator that produced the stored numbers: after an SCF
+    retry, the changed parameters.
     """
 
     name: str = "relax"
@@ -64,6 +95,13 @@ class RelaxMaker(AseRelaxMaker):
     relax_cell: bool = False
     steps: int | None = None  # type: ignore[assignment]
     fmax: float | None = None
+    checkpoint: bool = True
+    checkpoint_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.checkpoint_dir is None:
+            self.checkpoint_dir = str((Path(get_settings().scratch) / CHECKPOINT_SUBDIR).resolve())
 
     def resolved_preset(self) -> Preset:
         """The preset with this job's overrides."""
@@ -102,57 +140,112 @@ class RelaxMaker(AseRelaxMaker):
         fmax = preset.relax.fmax if self.fmax is None else self.fmax
         atoms = AseAtomsAdaptor.get_atoms(structure)
         with contextlib.redirect_stdout(io.StringIO()):  # CHGNet prints its device to stdout
-            calc, params = make_calculator(preset, atoms, stress=self.relax_cell)
+            inner, params = make_calculator(preset, atoms, stress=self.relax_cell)
         task = {"steps": steps, "fmax": fmax, "relax_cell": self.relax_cell, "optimizer": preset.relax.optimizer}
         digest = content_hash(atoms, params, task)
+        input_atoms = atoms.copy()
         fixed = fixed_indices(atoms)
         free = np.ones(len(atoms), dtype=bool)
         free[fixed] = False
 
-        relaxer = AseRelaxer(calc, optimizer=preset.relax.optimizer, relax_cell=self.relax_cell)
+        ckpt = None
+        if self.checkpoint and steps > 1:
+            ckpt = RelaxCheckpoint.acquire(Path(str(self.checkpoint_dir)) / f"relax-{digest[:16]}")
         try:
-            result = relaxer.relax(
-                atoms, fmax=fmax, steps=steps, final_atoms_object_file=None, use_emmet_models=False
+            loaded = ckpt.load(digest, preset.relax.optimizer) if ckpt is not None else None
+            previous, frames = loaded if loaded is not None else (None, [])
+            scf = (previous or {}).get("scf") or {}
+            gpaw = preset.calculator == "gpaw"
+            if gpaw and scf.get("parameters") not in (None, params):
+                close_calculator(inner)  # a resumed job keeps the parameters its SCF retries arrived at
+                inner = gpaw_calculator(scf["parameters"])
+            calc = GuardedCalculator(
+                inner, scf.get("parameters", params), ["energy", "forces", *(["stress"] if self.relax_cell else [])],
+                settings=preset.scf if gpaw else None, rebuild=gpaw_calculator if gpaw else None,
+                attempts=scf.get("attempts"), position=scf.get("position", 0),
             )
+            done = int(previous["steps"]) if previous else 0
+            if frames:
+                atoms.set_cell(frames[-1].cell, scale_atoms=False)
+                atoms.set_positions(frames[-1].positions, apply_constraint=False)
+            # AseRelaxer takes steps <= 1 for a single point: the last step of a resumed run becomes two
+            run_steps = steps if previous is None else (0 if done >= steps else max(steps - done, 2))
+            recorder = None
+            if ckpt is not None:
+                recorder = RelaxRecorder(ckpt, OPTIMIZERS[preset.relax.optimizer], calc, digest, previous)
+            relaxer = AseRelaxer(calc, optimizer=recorder.optimizer if recorder else preset.relax.optimizer,
+                                 relax_cell=self.relax_cell)
+            started = time.perf_counter()
+            try:
+                result = relaxer.relax(
+                    atoms, fmax=fmax, steps=run_steps, final_atoms_object_file=None, use_emmet_models=False
+                )
+            except ScfConvergenceFailed as err:
+                raise ScfConvergenceFailed(f"{label or structure.formula} (preset {preset.name}): {err}",
+                                           err.attempts) from None
+            finally:
+                if recorder is not None:
+                    recorder.close()
+                close_calculator(calc.inner)  # GPAW in MPI ranks: the ranks end with the job
+            wall = time.perf_counter() - started
+
+            run_frames = [(f["energy"], f["forces"]) for f in result.trajectory.frame_properties]
+            if previous is not None:  # this run's first frame is the last committed one
+                run_frames = [(f.get_potential_energy(), f.get_forces()) for f in frames] + run_frames[1:]
+            ionic = _ionic_steps(run_frames, free)
+            runs = [RelaxRun(**r) for r in (previous or {}).get("runs", [])]
+            this_run = result.trajectory.frame_properties  # first geometry, one per step, the last again
+            runs.append(RelaxRun(
+                start_step=done, steps=len(this_run) - 2 if run_steps > 1 else 0, force_calls=calc.calls,
+                start_energy_eV=float(this_run[0]["energy"]), wall_time_s=wall,
+            ))
+            if ionic and ionic[-1].energy_eV > ionic[0].energy_eV + ENERGY_RISE_TOLERANCE_EV:
+                raise RelaxationFailed(
+                    f"{label or structure.formula}: relaxation ended at {ionic[-1].energy_eV:.4f} eV, above its "
+                    f"start {ionic[0].energy_eV:.4f} eV (preset {preset.name}); not stored"
+                )
+            used = calc.parameters_in_use
+            final: Structure = result.final_mol_or_struct
+            energy = ionic[-1].energy_eV
+            props = structure.site_properties
+            doc = CalcDoc(
+                task="relax" if steps > 1 else "static",
+                kind=kind,
+                label=label or structure.composition.reduced_formula,
+                formula=final.composition.reduced_formula,
+                natoms=len(final),
+                energy_eV=energy,
+                energy_per_atom_eV=energy / len(final),
+                max_force_eV_per_A=ionic[-1].max_force_eV_per_A,
+                fmax_target_eV_per_A=fmax,
+                converged=bool(result.is_force_converged) if steps > 1 else True,
+                relax_cell=self.relax_cell,
+                structure=final.as_dict(),
+                input_structure=structure.as_dict(),
+                cell_volume_A3=float(final.volume),
+                layer=[int(x) for x in props["layer"]] if "layer" in props else None,
+                part=[int(x) for x in props["part"]] if "part" in props else None,
+                fixed_indices=fixed,
+                preset=preset.name,
+                preset_resolved=preset.model_dump(),
+                calculator=preset.calculator,
+                parameters=copy.deepcopy(used),
+                ionic_steps=ionic,
+                n_ionic_steps=max(len(ionic) - 1, 0),
+                wall_time_s=sum(r.wall_time_s for r in runs),
+                force_calls=sum(r.force_calls for r in runs),
+                runs=len(runs),
+                run_history=runs,
+                scf_retries=[ScfAttempt(**a) for a in calc.attempts],
+                content_hash=digest if used == params else content_hash(input_atoms, used, task),
+                metadata=metadata or {},
+            )
+            if ckpt is not None:
+                ckpt.remove()
+            return doc
         finally:
-            close_calculator(calc)  # GPAW in MPI ranks: the ranks end with the job
-        ionic = _ionic_steps(result.trajectory, free)
-        if ionic and ionic[-1].energy_eV > ionic[0].energy_eV + ENERGY_RISE_TOLERANCE_EV:
-            raise RelaxationFailed(
-                f"{label or structure.formula}: relaxation ended at {ionic[-1].energy_eV:.4f} eV, above its "
-                f"start {ionic[0].energy_eV:.4f} eV (preset {preset.name}); not stored"
-            )
-        final: Structure = result.final_mol_or_struct
-        energy = ionic[-1].energy_eV
-        props = structure.site_properties
-        return CalcDoc(
-            task="relax" if steps > 1 else "static",
-            kind=kind,
-            label=label or structure.composition.reduced_formula,
-            formula=final.composition.reduced_formula,
-            natoms=len(final),
-            energy_eV=energy,
-            energy_per_atom_eV=energy / len(final),
-            max_force_eV_per_A=ionic[-1].max_force_eV_per_A,
-            fmax_target_eV_per_A=fmax,
-            converged=bool(result.is_force_converged) if steps > 1 else True,
-            relax_cell=self.relax_cell,
-            structure=final.as_dict(),
-            input_structure=structure.as_dict(),
-            cell_volume_A3=float(final.volume),
-            layer=[int(x) for x in props["layer"]] if "layer" in props else None,
-            part=[int(x) for x in props["part"]] if "part" in props else None,
-            fixed_indices=fixed,
-            preset=preset.name,
-            preset_resolved=preset.model_dump(),
-            calculator=preset.calculator,
-            parameters=params,
-            ionic_steps=ionic,
-            n_ionic_steps=max(len(ionic) - 1, 0),
-            wall_time_s=float(result.elapsed_time or 0.0),
-            content_hash=digest,
-            metadata=metadata or {},
-        )
+            if ckpt is not None:
+                ckpt.release()
 
 
 @dataclass

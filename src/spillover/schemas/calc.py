@@ -16,6 +16,30 @@ class IonicStep(BaseModel):
     max_force_eV_per_A: float = Field(description="Largest force on a free atom (eV/Å).")
 
 
+class RelaxRun(BaseModel):
+    """One run of a relaxation: the first, or one resumed from the checkpoint of a killed run."""
+
+    start_step: int = Field(description="Optimizer steps done before this run started (0 for the first run).")
+    steps: int = Field(description="Optimizer steps this run took.")
+    force_calls: int = Field(description="Energy-and-force evaluations this run made (up to its last checkpoint).")
+    start_energy_eV: float | None = Field(
+        None, description="Energy this run computed at its first geometry (the last checkpointed one when resumed)."
+    )
+    wall_time_s: float = Field(0.0, description="Wall time of this run (s).")
+
+
+class ScfAttempt(BaseModel):
+    """One GPAW SCF attempt of a geometry whose SCF cycle did not converge at first."""
+
+    change: str | None = Field(
+        description="What this attempt changed, e.g. 'maxiter 7 -> 14'; None: the parameters already in use."
+    )
+    parameters: dict[str, Any] = Field(description="The exact GPAW keyword arguments of this attempt.")
+    converged: bool = Field(description="Whether this attempt's SCF cycle converged.")
+    error: str | None = Field(None, description="The exception of a failed attempt, e.g. 'KohnShamConvergenceError'.")
+    step: int = Field(0, description="Optimizer step of the geometry (0: the input geometry).")
+
+
 class CalcDoc(Document):
     """Result of one relaxation or single-point calculation."""
 
@@ -40,7 +64,20 @@ class CalcDoc(Document):
     calculator: str = Field(description="Calculator name ('chgnet' or 'gpaw').")
     ionic_steps: list[IonicStep] = Field(description="Energy and max force at each optimizer step.")
     n_ionic_steps: int = Field(description="Number of optimizer steps taken.")
-    wall_time_s: float = Field(description="Wall time of the calculation (s).")
+    wall_time_s: float = Field(description="Wall time of the calculation (s), over every run.")
+    force_calls: int | None = Field(
+        None, description="Energy-and-force evaluations over every run; None in documents from before it was counted."
+    )
+    runs: int = Field(1, description="Times the relaxation was (re)started: 1, or more after a kill (resumed).")
+    run_history: list[RelaxRun] = Field(
+        default_factory=list,
+        description="Each run: where it started, its steps and force calls (empty in older documents).",
+    )
+    scf_retries: list[ScfAttempt] = Field(
+        default_factory=list,
+        description="GPAW SCF attempts of the geometries whose SCF did not converge at first, in order; empty: none "
+        "needed. 'parameters' of the document are those of the last (successful) attempt.",
+    )
     metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form provenance (study, sources).")
 
     _structures = field_validator("structure", "input_structure", mode="before")(structure_as_dict)
