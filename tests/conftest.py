@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from spillover.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_STUDY = ROOT / "tests" / "data" / "tiny_study.yaml"
@@ -24,6 +30,43 @@ def spillover(*args: str, cwd: Path | None = None, env: dict | None = None) -> s
         env={**os.environ, **(env or {})},
         timeout=900,
     )
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    """``spillover ARGV`` in-process: exit code, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    old = sys.argv
+    sys.argv = ["spillover", *argv]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), time_limit(30):
+            try:
+                main()
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        sys.argv = old
+    return code, out.getvalue(), err.getvalue()
+
+
+class Hang(BaseException):
+    """Raised into code that ran past its time limit (a BaseException: no ``except Exception`` hides it)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Fail a call that runs longer than ``seconds`` (SIGALRM; main thread only) instead of hanging."""
+
+    def alarm(signum: int, frame: Any) -> None:
+        raise Hang(f"still running after {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def db_snapshot(path: Path) -> dict[str, bytes]:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from ase.io import read
 
-from conftest import TINY_STUDY, db_snapshot, spillover
+from conftest import TINY_STUDY, db_snapshot, run_cli, spillover
 from spillover.store import connect
 
 
@@ -84,7 +84,8 @@ def _assert_clean_error(result: subprocess.CompletedProcess, field: str) -> None
     ],
 )
 def test_build_bad_input(argv, field):
-    _assert_clean_error(spillover(*argv), field)
+    code, out, err = run_cli(*argv)  # in-process: the subprocess path is covered by tests/test_inputs.py
+    _assert_clean_error(subprocess.CompletedProcess(argv, code, out, err), field)
 
 
 def _bad_study(tmp_path, **changes):
@@ -109,9 +110,12 @@ def _bad_study(tmp_path, **changes):
         (lambda t: [str(TINY_STUDY), "--only", "everything"], "--only"),
     ],
 )
-def test_run_bad_input_writes_nothing(tmp_path, make_args, field):
+def test_run_bad_input_writes_nothing(tmp_path, monkeypatch, make_args, field):
     db = tmp_path / "db"
-    _assert_clean_error(spillover("run", *make_args(tmp_path), "--db", str(db), cwd=tmp_path), field)
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", *make_args(tmp_path), "--db", str(db)]
+    code, out, err = run_cli(*argv)
+    _assert_clean_error(subprocess.CompletedProcess(argv, code, out, err), field)
     assert not db.exists() and not (tmp_path / "spillover-scratch").exists()
 
 

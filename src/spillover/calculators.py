@@ -12,10 +12,10 @@ import copy
 import functools
 import inspect
 import os
+import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from spillover.errors import InputError
@@ -40,8 +40,8 @@ class RelaxSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     optimizer: Literal[OPTIMIZERS] = Field("FIRE", description="ASE optimizer name.")  # type: ignore[valid-type]
-    fmax: float = Field(0.05, gt=0, description="Force convergence threshold (eV/Å).")
-    steps: int = Field(300, ge=0, description="Maximum optimizer steps.")
+    fmax: float = Field(0.05, gt=0, le=10, description="Force convergence threshold (eV/Å).")
+    steps: int = Field(300, ge=0, le=100_000, description="Maximum optimizer steps.")
     bulk_cell: bool = Field(
         True, description="Relax the cell of bulk models (only at a converged cutoff, see docs/science.md, Pitfalls)."
     )
@@ -66,15 +66,44 @@ class NebSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    n_images: int = Field(5, ge=1, description="Intermediate images between the two endpoints.")
-    spring_constant: float = Field(0.1, gt=0, description="Spring constant k between images (eV/Å²).")
-    fmax: float = Field(0.05, gt=0, description="Force threshold on every image, climbing image included (eV/Å).")
-    steps: int = Field(300, ge=0, description="Maximum optimizer steps of the band.")
+    n_images: int = Field(5, ge=1, le=64, description="Intermediate images between the two endpoints.")
+    spring_constant: float = Field(0.1, gt=0, le=100, description="Spring constant k between images (eV/Å²).")
+    fmax: float = Field(0.05, gt=0, le=10, description="Force threshold on every image, climbing image included (eV/Å).")
+    steps: int = Field(300, ge=0, le=100_000, description="Maximum optimizer steps of the band.")
     optimizer: Literal[NEB_OPTIMIZERS] = Field("FIRE", description="ASE optimizer of the band.")  # type: ignore[valid-type]
     climb: bool = Field(True, description="Climbing image on the highest image (Henkelman 2000).")
     method: Literal[NEB_METHODS] = Field(  # type: ignore[valid-type]
         "improvedtangent", description="ase.mep.NEB tangent/spring method; improvedtangent is the standard."
     )
+
+
+SCF_CHANGES = ("mixer", "nbands", "smearing", "maxiter")
+
+
+class ScfSettings(BaseModel):
+    """How a GPAW SCF cycle that does not converge is retried (:mod:`spillover.jobs.scf`).
+
+    Each retry adds the next change of ``ladder`` to the parameters of the attempt before it; a
+    change that would change nothing (a cap reached) is passed over. What every attempt used and
+    whether it converged is stored with the result.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_attempts: int = Field(6, ge=1, le=20, description="SCF attempts per geometry, the first included; 1: no retries.")
+    ladder: list[Literal[SCF_CHANGES]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["mixer", "mixer", "nbands", "smearing", "maxiter"],
+        description="Changes in the order they are tried, one per retry; each 'mixer' takes the next of mixer_betas.",
+    )
+    mixer_betas: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=lambda: [0.05, 0.02],
+        description="Density-mixing betas of the 'mixer' changes (gpaw.Mixer, gpaw.MixerDif when spin-polarised).",
+    )
+    nbands_factor: float = Field(1.2, gt=1, description="'nbands': bands x this (rounded up).")
+    width_factor: float = Field(2.0, gt=1, description="'smearing': occupations width x this, up to max_width_eV.")
+    max_width_eV: float = Field(0.2, gt=0, description="Largest smearing width a retry sets (eV).")
+    maxiter_factor: float = Field(2.0, gt=1, description="'maxiter': maxiter x this, up to max_maxiter.")
+    max_maxiter: int = Field(1000, ge=1, description="Most SCF iterations a retry sets.")
 
 
 class Preset(BaseModel):
@@ -94,21 +123,87 @@ class Preset(BaseModel):
     relax: RelaxSettings = Field(default_factory=RelaxSettings)
     slab: SlabSettings = Field(default_factory=SlabSettings)
     neb: NebSettings = Field(default_factory=NebSettings)
+    scf: ScfSettings = Field(default_factory=ScfSettings)
     hubbard_u: dict[str, float] | None = Field(
         None, description="Hubbard U (eV) on the d shell per element, e.g. {Ti: 4.0}; GPAW only."
     )
     dispersion: Literal["d3"] | None = Field(None, description="Dispersion correction; GPAW only.")
+    replaces: str | None = Field(
+        None, description="A user preset with the name of a built-in one must say so: replaces: <that name>."
+    )
+
+
+#: Preset names are file stems: letters, digits, '.', '_' and '-' (no path separators, no '..').
+PRESET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_preset_name(name: str, field: str = "preset") -> str:
+    """Raise InputError unless ``name`` is a preset name (never a path)."""
+    if not isinstance(name, str) or not PRESET_NAME.match(name) or ".." in name:
+        raise InputError(field, f"{str(name)[:80]!r} is not a preset name",
+                         "letters, digits, '.', '_', '-'; presets load by name from the preset directories only")
+    return name
 
 
 def preset_dirs() -> list[Path]:
-    """Directories searched for presets, user directories first."""
-    return [*get_settings().preset_path, BUILTIN_PRESET_DIR]
+    """Directories searched for presets, user directories (``SPILLOVER_PRESET_PATH``) first."""
+    return [*get_settings().preset_dirs(), BUILTIN_PRESET_DIR]
 
 
 def available_presets() -> list[str]:
     """Names of every preset on the search path."""
-    names = {p.stem for d in preset_dirs() if d.is_dir() for p in d.glob("*.yaml")}
+    names = {p.stem for d in preset_dirs() if d.is_dir() for p in d.glob("*.yaml") if PRESET_NAME.match(p.stem)}
     return sorted(names)
+
+
+def preset_listing() -> list[dict[str, str]]:
+    """Every preset on the search path with its description, where it comes from, and why it is broken.
+
+    One broken preset (bad YAML, an unknown key, a shadowed built-in) is listed with its reason
+    instead of breaking the listing.
+    """
+    rows = []
+    for name in available_presets():
+        row = {"name": name, "description": "", "source": "", "problem": ""}
+        try:
+            path = preset_source(name)
+            row["source"] = "built-in" if path.parent == BUILTIN_PRESET_DIR else str(path)
+            preset = load_preset(name)
+            row["description"] = preset.description
+            if preset.replaces:
+                row["source"] += f" (replaces the built-in {preset.replaces})"
+        except InputError as exc:
+            row["problem"] = str(exc)
+        rows.append(row)
+    return rows
+
+
+def preset_source(name: str) -> Path:
+    """The file preset ``name`` is read from: a user directory first, then the built-in ones.
+
+    A user preset with a built-in preset's name is used only if it says ``replaces: <name>``;
+    otherwise loading it is an error, so that a stray ``screen.yaml`` never changes a run silently.
+
+    Raises
+    ------
+    InputError
+        Not a preset name, no such preset, or a user preset shadowing a built-in one unannounced.
+    """
+    from spillover.yamlio import read_yaml
+
+    check_preset_name(name)
+    builtin = BUILTIN_PRESET_DIR / f"{name}.yaml"
+    for directory in preset_dirs():
+        path = directory / f"{name}.yaml"
+        if not path.is_file():
+            continue
+        if directory != BUILTIN_PRESET_DIR and builtin.is_file():
+            data = read_yaml(path, "preset")
+            if not isinstance(data, dict) or data.get("replaces") != name:
+                raise InputError("preset", f"user preset {path} has the name of a built-in preset and does not say "
+                                 f"'replaces: {name}'", f"add 'replaces: {name}' to it, or rename it")
+        return path
+    raise InputError("preset", f"unknown preset {name!r}", ", ".join(available_presets()))
 
 
 def _deep_merge(base: dict, update: dict) -> dict:
@@ -121,30 +216,29 @@ def _deep_merge(base: dict, update: dict) -> dict:
     return out
 
 
-def _read_raw(name: str) -> dict:
-    for directory in preset_dirs():
-        path = directory / f"{name}.yaml"
-        if path.is_file():
-            try:
-                data = yaml.safe_load(path.read_text()) or {}
-            except yaml.YAMLError as exc:
-                raise InputError("preset", f"{path} is not valid YAML ({exc.__class__.__name__})") from None
-            if not isinstance(data, dict):
-                raise InputError("preset", f"{path} must hold a mapping")
-            return data
-    raise InputError("preset", f"unknown preset {name!r}", ", ".join(available_presets()))
+def _read_raw(name: str, builtin: bool = False) -> dict:
+    from spillover.yamlio import read_yaml
+
+    path = BUILTIN_PRESET_DIR / f"{check_preset_name(name)}.yaml" if builtin else preset_source(name)
+    data = read_yaml(path, "preset") or {}
+    if not isinstance(data, dict):
+        raise InputError("preset", f"{path} must hold a mapping")
+    return data
 
 
-def _raw_chain(name: str, seen: tuple[str, ...] = ()) -> dict:
-    if name in seen:
-        raise InputError("preset.parent", f"inheritance cycle {' -> '.join((*seen, name))}")
-    raw = _read_raw(name)
+def _raw_chain(name: str, seen: tuple[str, ...] = (), builtin: bool = False) -> dict:
+    if (name, builtin) in seen:
+        raise InputError("preset.parent", f"inheritance cycle {' -> '.join([*(n for n, _ in seen), name])}")
+    raw = _read_raw(name, builtin)
     parent = raw.get("parent")
     if parent is None:
         return {**raw, "name": name}
-    merged = _deep_merge(_raw_chain(str(parent), (*seen, name)), raw)
+    # a user preset that replaces a built-in one may build on it: `parent: screen` in its own screen.yaml
+    parent_builtin = builtin or (parent == name and raw.get("replaces") == name)
+    merged = _deep_merge(_raw_chain(str(parent), (*seen, (name, builtin)), parent_builtin), raw)
     merged["name"] = name
     merged["parent"] = parent
+    merged["replaces"] = raw.get("replaces")  # a child does not replace what its parent replaced
     return merged
 
 
@@ -212,7 +306,9 @@ def load_preset(name: str, overrides: dict | None = None) -> Preset:
         if err["type"] == "extra_forbidden":
             allowed = ", ".join(Preset.model_fields) if len(err["loc"]) == 1 else None
             raise InputError(f"preset.{where}", "unknown preset key", allowed) from None
-        raise InputError(f"preset.{where}", err["msg"]) from None
+        ops = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+        bounds = [f"{ops[k]} {v}" for k, v in (err.get("ctx") or {}).items() if k in ops]
+        raise InputError(f"preset.{where}", err["msg"], " and ".join(bounds) or None) from None
     _validate_calculator_keys(preset)
     return preset
 
@@ -327,12 +423,21 @@ def make_calculator(preset: Preset, atoms: Atoms | None = None, stress: bool = T
         return cls(model=model, use_device=params["use_device"], **extra), params
     if atoms is not None and "dipolelayer" in params.get("poissonsolver", {}):
         atoms.pbc = [True, True, False]
+    return gpaw_calculator(params), params
+
+
+def gpaw_calculator(params: dict[str, Any]) -> Calculator:
+    """GPAW built with exactly these keyword arguments: in MPI ranks when ``SPILLOVER_MPI_COMMAND`` is set.
+
+    Used by :func:`make_calculator` and by the SCF retries of :mod:`spillover.jobs.scf`, which
+    rebuild GPAW with changed parameters.
+    """
     mpi_command = os.environ.get(MPI_COMMAND_ENV)
     if mpi_command:
-        return gpaw_in_mpi_ranks(params, mpi_command), params
+        return gpaw_in_mpi_ranks(params, mpi_command)
     from gpaw import GPAW
 
-    return GPAW(**params), params
+    return GPAW(**params)
 
 
 def gpaw_in_mpi_ranks(params: dict[str, Any], mpi_command: str) -> Calculator:

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from spillover.commands.options import DbOption, FormatOption, JsonOption, check_choice
+from spillover.commands.options import (
+    DbOption,
+    FormatOption,
+    JsonOption,
+    check_choice,
+    check_directory,
+    check_preset_name,
+    check_range,
+)
 from spillover.analyses import ANALYSES, ANALYSIS_NAMES
-from spillover.errors import InputError
+from spillover.errors import InputError, UnsafeDocumentError
+from spillover.sections.base import AREA, GAP, LAYERS, LIMIT, REPEAT, SEARCH_TEXT, STRAIN, VACUUM, check_search
 
 app = typer.Typer(
     help="Bulk oxygen spillover at Ru/TiO2: build models, run studies, query results.",
@@ -37,12 +48,22 @@ def _write_structure(atoms, output: Path | None) -> None:
     from ase.io import write
     from ase.io.formats import UnknownFileTypeError
 
-    if not output.parent.exists():
+    if not output.parent.is_dir():
         raise InputError("--output", f"directory {output.parent} does not exist")
+    if output.is_dir():
+        raise InputError("--output", f"{output} is a directory", "a file name, e.g. slab.extxyz")
+    existed = output.exists()
     try:
         write(output, atoms)
     except UnknownFileTypeError:
         raise InputError("--output", f"unknown structure format for {output.name}", "e.g. .cif, .xyz, .vasp, .traj") from None
+    except OSError as exc:
+        raise InputError("--output", f"cannot write {output}: {exc.strerror or exc.__class__.__name__}") from None
+    except Exception as exc:  # noqa: BLE001 - a format that cannot hold this structure is a bad --output
+        if not existed:
+            output.unlink(missing_ok=True)
+        raise InputError("--output", f"cannot write this structure as {output.suffix or output.name} "
+                         f"({exc.__class__.__name__})", "e.g. .cif, .xyz, .extxyz, .vasp, .traj") from None
 
 
 def _emit(report: dict, as_json: bool, title: str) -> None:
@@ -77,13 +98,20 @@ def build_bulk(
 def build_slab(
     name: Annotated[str, typer.Argument(help="rutile-110, anatase-101, RuO2-110, Ru-0001 or <bulk>-<hkl>.")],
     output: OutputOption = None,
-    repeat: Annotated[tuple[int, int], typer.Option(help="In-plane repeat of the surface cell.")] = (1, 1),
-    layers: Annotated[int, typer.Option(help="Layers (trilayers for the oxides).")] = 3,
-    vacuum: Annotated[float, typer.Option(help="Vacuum thickness (Å).")] = 12.0,
-    fixed_layers: Annotated[int, typer.Option(help="Bottom layers held fixed.")] = 1,
+    repeat: Annotated[
+        tuple[int, int], typer.Option(help=f"In-plane repeat of the surface cell (each {REPEAT.text}).")
+    ] = (1, 1),
+    layers: Annotated[int, typer.Option(help=f"Layers (trilayers for the oxides; {LAYERS.text}).")] = 3,
+    vacuum: Annotated[float, typer.Option(help=f"Vacuum thickness ({VACUUM.text}).")] = 12.0,
+    fixed_layers: Annotated[int, typer.Option(help="Bottom layers held fixed (0..layers-1).")] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """A slab with a layer index on every atom and fixed bottom layers."""
+    for r in repeat:
+        check_range("--repeat", r, REPEAT)
+    check_range("--layers", layers, LAYERS)
+    check_range("--vacuum", vacuum, VACUUM)  # --fixed-layers: make_slab's check names it fixed_layers
+
     from spillover.build.reports import slab_report
     from spillover.build.slabs import make_slab
 
@@ -97,23 +125,28 @@ def build_interface(
     support: Annotated[str, typer.Argument(help="rutile-110 or anatase-101.")],
     films: Annotated[list[str], typer.Argument(help="Film(s) from the support outwards: Ru-0001, RuO2-110.")],
     output: OutputOption = None,
-    max_area: Annotated[float, typer.Option(help="Largest matched area (Å²).")] = 120.0,
-    max_strain: Annotated[float, typer.Option(help="Largest |strain| along either direction (%).")] = 6.0,
-    support_layers: Annotated[int, typer.Option(help="Support trilayers.")] = 3,
-    vacuum: Annotated[float, typer.Option(help="Vacuum thickness (Å).")] = 12.0,
+    max_area: Annotated[float, typer.Option(help=f"Largest matched area ({AREA.text}; {SEARCH_TEXT}).")] = 120.0,
+    max_strain: Annotated[float, typer.Option(help=f"Largest |strain| along either direction ({STRAIN.text}).")] = 6.0,
+    support_layers: Annotated[int, typer.Option(help=f"Support trilayers ({LAYERS.text}).")] = 3,
+    vacuum: Annotated[float, typer.Option(help=f"Vacuum thickness ({VACUUM.text}).")] = 12.0,
     gap: Annotated[
-        Optional[float], typer.Option(help="Distance between parts (Å) [default: lattice continuation for RuO2, else 2].")
+        Optional[float], typer.Option(help=f"Distance between parts ({GAP.text}) [default: lattice continuation for "
+                                      "RuO2, else 2].")
     ] = None,
-    fixed_layers: Annotated[int, typer.Option(help="Bottom support layers held fixed.")] = 1,
+    fixed_layers: Annotated[int, typer.Option(help="Bottom support layers held fixed (0..support-layers-1).")] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """A lattice-matched interface (pymatgen ZSL) with its match report."""
+    check_range("--max-area", max_area, AREA)
+    check_range("--max-strain", max_strain, STRAIN)
+    check_search(max_area, max_strain, "--max-area")
+    check_range("--support-layers", support_layers, LAYERS)
+    check_range("--vacuum", vacuum, VACUUM)
+    if gap is not None:
+        check_range("--gap", gap, GAP)  # --fixed-layers: make_interface's check names it fixed_layers
+
     from spillover.build.interfaces import make_interface
 
-    if max_area <= 0:
-        raise InputError("--max-area", f"must be > 0, got {max_area}")
-    if max_strain <= 0:
-        raise InputError("--max-strain", f"must be > 0, got {max_strain}")
     atoms, report = make_interface(
         support,
         films,
@@ -130,11 +163,15 @@ def build_interface(
 
 @build_app.command("scan")
 def build_scan(
-    max_area: Annotated[float, typer.Option(help="Largest coincidence area (Å²).")] = 120.0,
-    max_strain: Annotated[float, typer.Option(help="Largest |strain| along either direction (%).")] = 6.0,
+    max_area: Annotated[float, typer.Option(help=f"Largest coincidence area ({AREA.text}; {SEARCH_TEXT}).")] = 120.0,
+    max_strain: Annotated[float, typer.Option(help=f"Largest |strain| along either direction ({STRAIN.text}).")] = 6.0,
     fmt: FormatOption = "md",
 ) -> None:
     """The lattice-match scan at the experimental lattices: every film facet on every support facet."""
+    check_range("--max-area", max_area, AREA)
+    check_range("--max-strain", max_strain, STRAIN)
+    check_search(max_area, max_strain, "--max-area")
+
     from spillover.analysis.lattice_match import SCAN_COLUMNS, scan_rows
     from spillover.analysis.tables import FORMATS, render
     from spillover.build.scan import lattice_scan
@@ -154,6 +191,9 @@ def run(
     scratch: Annotated[Optional[Path], typer.Option(help="Directory for job folders [default: $SPILLOVER_SCRATCH].")] = None,
 ) -> None:
     """Run a study locally with jobflow, store every result, print each analysis's tables."""
+    check_preset_name("--preset", preset)
+    check_directory("--scratch", scratch)
+
     from spillover.plan import preflight
     from spillover.study import load_study
 
@@ -162,26 +202,34 @@ def run(
         check_choice("--only", only, ANALYSIS_NAMES)
         study = study.model_copy(update={"analyses": [only]})
     preset_name = preset or study.preset
-    preflight(study, preset_name, scratch)
-
     from spillover.runner import run_study
 
-    code = run_study(study, preset_name, db=db, scratch=scratch)
+    # relaxation and band checkpoints go below --scratch too, for the jobs made at run time as well
+    saved = os.environ.get("SPILLOVER_SCRATCH")
+    if scratch is not None:
+        os.environ["SPILLOVER_SCRATCH"] = str(scratch.resolve())
+    try:
+        preflight(study, preset_name, scratch)
+        code = run_study(study, preset_name, db=db, scratch=scratch)
+    finally:
+        if saved is None:
+            os.environ.pop("SPILLOVER_SCRATCH", None)
+        else:
+            os.environ["SPILLOVER_SCRATCH"] = saved
     raise typer.Exit(code)
 
 
 @app.command("results")
 def results(
     db: DbOption = None,
-    limit: Annotated[int, typer.Option(help="Show the newest N results (0 = all).")] = 50,
+    limit: Annotated[int, typer.Option(help=f"Show the newest N results (0 = all; {LIMIT.text}).")] = 50,
     as_json: JsonOption = False,
 ) -> None:
     """List what is stored: job name, preset, energy, when."""
     from spillover.analysis.listing import result_rows
     from spillover.store import connect
 
-    if limit < 0:
-        raise InputError("--limit", f"must be >= 0, got {limit}")
+    check_range("--limit", limit, LIMIT)
     rows = result_rows(connect(db, create=False), limit=limit)
     if as_json:
         typer.echo(json.dumps(rows))
@@ -202,11 +250,15 @@ def results(
 @app.command("presets")
 def presets(name: Annotated[Optional[str], typer.Argument(help="Show this preset fully resolved.")] = None) -> None:
     """List calculator presets, or print one resolved (after parent inheritance) as JSON."""
-    from spillover.calculators import available_presets, load_preset
+    check_preset_name("NAME", name)
+
+    from spillover.calculators import load_preset, preset_listing
 
     if name is None:
-        for preset_name in available_presets():
-            typer.echo(f"{preset_name:18s} {load_preset(preset_name).description}")
+        for row in preset_listing():  # a broken user preset is listed with its reason
+            text = f"BROKEN: {row['problem']}" if row["problem"] else row["description"]
+            source = "" if row["source"] == "built-in" else f"  [{row['source']}]"
+            typer.echo(f"{row['name']:18s} {text}{source}")
         return
     typer.echo(json.dumps(load_preset(name).model_dump(), indent=2))
 
@@ -225,13 +277,89 @@ def _register_commands() -> None:
 _register_commands()
 
 
-def main() -> None:
-    """Entry point: bad input becomes one line on stderr and exit code 2."""
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+@functools.cache
+def _click_command():
+    """The click command of :data:`app`, built once (typer rebuilds it from every signature on each call)."""
+    from typer.main import get_command
+
+    return get_command(app)
+
+
+def _click_exceptions():
+    """Click's exception classes: typer >= 0.2x vendors click as ``typer._click``."""
     try:
-        app()
-    except InputError as exc:
-        typer.echo(f"spillover: error: {exc}", err=True)
+        from typer._click import exceptions
+    except ImportError:  # older typer on the real click
+        from click import exceptions
+    return exceptions
+
+
+def _usage_line(exc) -> str:  # noqa: ANN001 - a click UsageError
+    """A click usage error (unknown option or command, a value that is not a number, ...) as one line."""
+    errors = _click_exceptions()
+    field, problem = "usage", _one_line(exc.format_message())
+    param = getattr(exc, "param", None)
+    if isinstance(exc, errors.MissingParameter) and param is not None:
+        field, problem = _param_name(param), "missing"
+    elif isinstance(exc, errors.BadParameter) and param is not None:
+        field, problem = _param_name(param), _one_line(exc.message)
+    elif isinstance(exc, (errors.NoSuchOption, errors.BadOptionUsage)):
+        field = exc.option_name
+    elif problem.startswith("No such command"):
+        field = "COMMAND"
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "spillover"
+    allowed = f"see '{command} --help'"
+    if field == "COMMAND" and ctx is not None and hasattr(ctx.command, "list_commands"):
+        allowed = ", ".join(ctx.command.list_commands(ctx))
+    return f"{field}: {problem.rstrip('.')} (allowed: {allowed})"
+
+
+def _param_name(param) -> str:  # noqa: ANN001 - a click Parameter
+    """``--long-option`` of an option, the metavar of an argument."""
+    opts = list(getattr(param, "opts", None) or [])
+    if getattr(param, "param_type_name", "") == "option" and opts:
+        return next((o for o in opts if o.startswith("--")), opts[0])
+    return str(getattr(param, "display_name_raw", None) or getattr(param, "name", "argument"))
+
+
+def main() -> None:
+    """Entry point: bad input, usage errors included, becomes one line on stderr and exit code 2.
+
+    Typer runs without click's standalone mode, so that click's usage errors (an unknown option
+    or command, a value that is not a number) reach this function instead of being printed in a
+    multi-line box.
+    """
+    errors = _click_exceptions()
+    try:
+        code = _click_command()(standalone_mode=False)
+    except (InputError, UnsafeDocumentError) as exc:  # a crafted stored document: one line too
+        typer.echo(f"spillover: error: {_one_line(exc)}", err=True)
         sys.exit(2)
+    except errors.NoArgsIsHelpError as exc:  # a bare group: its help, as click prints it
+        if exc.format_message().strip():
+            exc.show()
+        sys.exit(exc.exit_code)
+    except errors.UsageError as exc:
+        typer.echo(f"spillover: error: {_usage_line(exc)}", err=True)
+        sys.exit(2)
+    except errors.ClickException as exc:
+        typer.echo(f"spillover: error: {_one_line(exc.format_message())}", err=True)
+        sys.exit(exc.exit_code)
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        # a path the user gave that the system refuses (too long, not a directory, no permission)
+        typer.echo(f"spillover: error: {_one_line(exc.filename)}: {exc.strerror or exc.__class__.__name__}", err=True)
+        sys.exit(2)
+    except (typer.Abort, getattr(errors, "Abort", typer.Abort)):  # click's own Abort where click is not vendored
+        typer.echo("spillover: aborted", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

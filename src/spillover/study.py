@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import difflib
+import types
+import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import Field, ValidationError, create_model, model_validator
+from pydantic import BaseModel, Field, ValidationError, create_model, model_validator
+from pydantic.fields import FieldInfo
 
 from spillover.analyses import ANALYSES, ANALYSIS_NAMES
 from spillover.errors import InputError
-from spillover.sections.base import Section
+from spillover.sections.base import MAPPING_TEXT, PRESET_NAME_PATTERN, BoundedMapping, Distinct, Section
 from spillover.sections.systems import CellSettings, LatticeMatchSettings, OxygenSettings, SystemSpec
+from spillover.yamlio import read_yaml
 
 AnalysisName = Literal[ANALYSIS_NAMES]  # type: ignore[valid-type]
-#: Preset names are file stems: letters, digits, '.', '_' and '-' only.
-PRESET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
 class StudyBase(Section):
@@ -24,7 +26,10 @@ class StudyBase(Section):
     name: str = Field(min_length=1, max_length=200, description="Study name; stored with every result.")
     description: str = Field("", max_length=10_000, description="What the study is for.")
     preset: str = Field("screen", pattern=PRESET_NAME_PATTERN, description="Default calculator preset.")
-    preset_overrides: dict = Field(default_factory=dict, description="Deep-merged into the preset for every job.")
+    preset_overrides: BoundedMapping = Field(
+        default_factory=dict, json_schema_extra={"allowed": MAPPING_TEXT},
+        description="Deep-merged into the preset for every job.",
+    )
     systems: list[SystemSpec] = Field(
         default_factory=list, max_length=20,
         description="Systems (support and films); each gets one relaxed cell shared by every analysis.",
@@ -32,8 +37,8 @@ class StudyBase(Section):
     lattice_match: LatticeMatchSettings = Field(default_factory=LatticeMatchSettings)
     cell: CellSettings = Field(default_factory=CellSettings)
     oxygen: OxygenSettings = Field(default_factory=OxygenSettings)
-    analyses: list[AnalysisName] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: list(ANALYSIS_NAMES), description="Analyses to run."
+    analyses: Annotated[list[AnalysisName], Distinct] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: list(ANALYSIS_NAMES), max_length=len(ANALYSIS_NAMES), description="Analyses to run."
     )
 
     @model_validator(mode="after")
@@ -73,9 +78,88 @@ def _field_path(loc: tuple) -> str:
     for p in loc:
         if isinstance(p, int):
             parts[-1] = f"{parts[-1]}[{p}]" if parts else f"[{p}]"
-        elif not str(p).startswith(("function-", "literal[")):
-            parts.append(str(p))
+        elif not _is_tag(p):
+            text = str(p)
+            parts.append(text if len(text) <= 64 else text[:61] + "...")  # a key of any length is still one short line
     return ".".join(parts) or "study"
+
+
+def _is_tag(part: object) -> bool:
+    """Whether a part of a pydantic error location names a validator or union member, not a key."""
+    text = str(part)
+    return text.startswith(("function-", "literal[", "tuple[", "list[", "dict[")) or text in ("int", "str", "float",
+                                                                                             "none")
+
+
+def _unwrap(tp: Any) -> tuple[Any, list[Any]]:
+    """``(type, metadata)`` of a possibly ``Annotated`` type."""
+    metadata: list[Any] = []
+    while typing.get_origin(tp) is Annotated:
+        tp, *extra = typing.get_args(tp)
+        metadata.extend(extra)
+    return tp, metadata
+
+
+def _allowed_of(metadata: list[Any]) -> str | None:
+    for item in metadata:
+        extra = getattr(item, "json_schema_extra", None)
+        if isinstance(extra, dict) and "allowed" in extra:
+            return str(extra["allowed"])
+    return None
+
+
+def _resolve(tp: Any, loc: list) -> tuple[Any, str | None]:
+    """The type that an error location ends at, and the allowed range named on the way (if any).
+
+    Walks models by field, lists and tuples by index, dicts by key; union members that the
+    location names (pydantic adds them) are skipped.
+    """
+    tp, metadata = _unwrap(tp)
+    allowed = _allowed_of(metadata)
+    if not loc:
+        if typing.get_origin(tp) in (typing.Union, types.UnionType):  # e.g. StepLimit | None
+            allowed = allowed or next((found for arg in typing.get_args(tp) if arg is not type(None)
+                                       for found in [_resolve(arg, [])[1]] if found), None)
+        return tp, allowed
+    part, rest = loc[0], loc[1:]
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        info: FieldInfo | None = tp.model_fields.get(part) if isinstance(part, str) else None
+        # the field's own FieldInfo carries its range (json_schema_extra) as Annotated metadata would
+        return _resolve(Annotated[info.annotation, info], rest) if info is not None else (None, None)
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        for arg in args:
+            if arg is type(None):
+                continue
+            for attempt in (loc, rest if _is_tag(part) else None):
+                if attempt is None:
+                    continue
+                found, found_allowed = _resolve(arg, attempt)
+                if found is not None:
+                    return found, found_allowed or allowed
+        return None, None
+    if origin in (list, tuple) and isinstance(part, int):
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            return _resolve(args[part], rest) if part < len(args) else (None, None)
+        return _resolve(args[0], rest) if args else (None, None)
+    if origin is dict and args:
+        if rest and rest[0] == "[key]":
+            return _resolve(args[0], rest[1:])
+        return _resolve(args[1], rest)
+    if _is_tag(part):
+        return _resolve(tp, rest)
+    return None, None
+
+
+def _hint(loc: tuple) -> tuple[str, str | None]:
+    """For an unknown key: the problem (with the closest allowed key) and the keys allowed there."""
+    model, _ = _resolve(Study, list(loc[:-1]))
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return "unknown key", None
+    keys = list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), keys, n=1, cutoff=0.6)
+    problem = f"unknown key (did you mean {close[0]!r}?)" if close else "unknown key"
+    return problem, ", ".join(keys)
 
 
 def validate_study(data: Any, source: str = "study") -> Study:
@@ -84,37 +168,38 @@ def validate_study(data: Any, source: str = "study") -> Study:
     Raises
     ------
     InputError
-        Naming the first field outside its allowed values.
+        Naming the first field outside its allowed values, and the values allowed where they can be named.
     """
     if not isinstance(data, dict):
         raise InputError("study", f"{source} must hold a mapping of study keys", ", ".join(Study.model_fields))
     try:
         return Study.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = _field_path(err["loc"])
+        err = exc.errors(include_url=False, include_input=False)[0]
+        loc = tuple(err["loc"])
+        field = _field_path(loc)
         if err["type"] == "extra_forbidden":
-            raise InputError(field, "unknown key") from None
+            raise InputError(field, *_hint(loc)) from None
         if err["type"] == "missing":
             raise InputError(field, "required key is missing") from None
-        raise InputError(field, err["msg"].removeprefix("Value error, ")) from None
+        _, allowed = _resolve(Study, list(loc))
+        ctx = err.get("ctx") or {}
+        if isinstance(ctx.get("field"), str):  # a check that names its own field (a preset key)
+            field, allowed = ctx["field"], ctx.get("allowed")
+        problem = " ".join(err["msg"].removeprefix("Value error, ").split())
+        if "(allowed:" in problem:
+            allowed = None
+        raise InputError(field, problem, allowed) from None
 
 
 def load_study(path: str | Path) -> Study:
-    """Read and validate a study file.
+    """Read and validate a study file (UTF-8 YAML, read with the bounds of :mod:`spillover.yamlio`).
 
     Raises
     ------
     InputError
-        Missing file, malformed YAML, or a field outside its allowed values.
+        Missing, oversized or non-UTF-8 file, malformed YAML, a broken bound (nesting, aliases,
+        duplicate keys), or a field outside its allowed values.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError("study", f"file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise InputError("study", f"{path} is not valid YAML{where}") from None
-    return validate_study(data, str(path))
+    return validate_study(read_yaml(path, "study"), str(path))

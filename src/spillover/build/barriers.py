@@ -25,6 +25,7 @@ from ase import Atoms
 
 from spillover.build.symmetry import SYMPREC, Symmetry, host_symmetry
 from spillover.errors import InputError
+from spillover.sections.base import CUTOFF, SUPERCELL
 
 #: Regions of the barrier study: support, bulks needed, what the host is.
 REGIONS: dict[str, dict] = {
@@ -207,8 +208,8 @@ def supercell_for_cutoff(
 
 
 def _check_cutoff(cutoff: float) -> None:
-    if not isinstance(cutoff, (int, float, np.number)) or not math.isfinite(cutoff) or cutoff <= 0:
-        raise InputError("cutoff", f"must be a positive number of Å, got {cutoff!r}", "> 0, e.g. 3.0")
+    # the host grows as cutoff**3 (cell widths > 2 x cutoff): the range keeps hop enumeration bounded
+    CUTOFF.check(cutoff, "cutoff")
 
 
 def _direction(
@@ -446,6 +447,8 @@ def check_endpoints(initial: Atoms, final: Atoms, max_hop_A: float | None = None
 
     moves, _ = find_mic(final.positions - initial.positions, initial.cell, initial.pbc)
     longest = float(np.linalg.norm(moves, axis=1).max()) if len(moves) else 0.0
+    if max_hop_A is not None:
+        CUTOFF.check(max_hop_A, "max_hop_A")
     if max_hop_A is not None and longest > max_hop_A:
         k = int(np.linalg.norm(moves, axis=1).argmax())
         raise InputError(
@@ -529,6 +532,13 @@ def region_host(
     if region not in REGIONS:
         raise InputError("region", f"unknown region {region!r}", ", ".join(REGIONS))
     _check_cutoff(cutoff)
+    if supercell is not None:
+        try:
+            ok = len(supercell) == 3 and all(SUPERCELL.contains(r) for r in supercell)
+        except TypeError:
+            ok = False
+        if not ok:
+            raise InputError("supercell", f"must be three repeats, got {supercell!r}", f"each {SUPERCELL.text}")
     bulks = bulks or {}
     if region in BULK_OF_REGION:
         name = BULK_OF_REGION[region]
@@ -591,6 +601,9 @@ def limit_hops(hops: list[Hop], max_hops: int | None) -> list[Hop]:
     max_hops
         Hops kept per layer pair; ``None`` keeps every hop.
     """
+    if max_hops is not None and (isinstance(max_hops, bool) or not isinstance(max_hops, (int, np.integer))
+                                 or max_hops < 0):
+        raise InputError("max_hops", f"must be a whole number of hops or None, got {max_hops!r}", ">= 1, or None")
     if not max_hops:
         return list(hops)
     kept: dict[tuple, int] = {}

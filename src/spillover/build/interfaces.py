@@ -48,7 +48,6 @@ same supercell, in the same basis and atom order, for every preset and every run
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -73,6 +72,7 @@ from spillover.build.matching import (
 )
 from spillover.build.slabs import make_slab, parse_facet
 from spillover.errors import InputError
+from spillover.sections.base import GAP, LAYERS, VACUUM, Bound
 
 #: Supported supports and film sequences (support side first) of :func:`make_interface`.
 SUPPORTED: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -435,21 +435,18 @@ def _check_build_args(support: str, films: list[str], support_layers: int, film_
         raise InputError("support", f"unsupported support {support!r}", ", ".join(SUPPORTED))
     if tuple(films) not in SUPPORTED[support]:
         raise InputError("films", f"unsupported films {films!r} on {support}", allowed)
-    if isinstance(support_layers, bool) or not isinstance(support_layers, (int, np.integer)) or support_layers < 1:
-        raise InputError("support_layers", f"must be an integer >= 1, got {support_layers!r}", ">= 1")
-    layers = [DEFAULT_FILM_LAYERS[f] for f in films] if film_layers is None else list(film_layers)
-    if len(layers) != len(films) or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1
-                                        for n in layers):
-        raise InputError("film_layers", f"need one integer >= 1 per film, got {film_layers!r}",
-                         f"{len(films)} integers >= 1")
-    for key, value in (("vacuum", vacuum), ("gap", DEFAULT_GAP if gap is None else gap)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(value) \
-                or value <= 0:
-            raise InputError(key, f"must be a positive number of Å, got {value!r}", "> 0")
-    if isinstance(fixed_layers, bool) or not isinstance(fixed_layers, (int, np.integer)) \
-            or not 0 <= fixed_layers < support_layers:
-        raise InputError("fixed_layers", f"must be in 0..support_layers-1 = 0..{support_layers - 1}, "
-                         f"got {fixed_layers!r}", f"0..{support_layers - 1}")
+    LAYERS.check(support_layers, "support_layers")
+    try:
+        layers = [DEFAULT_FILM_LAYERS[f] for f in films] if film_layers is None else list(film_layers)
+    except TypeError:
+        layers = []
+    if len(layers) != len(films) or not all(LAYERS.contains(n) for n in layers):
+        raise InputError("film_layers", f"need one integer in {LAYERS.text} per film, got {film_layers!r}",
+                         f"{len(films)} integers in {LAYERS.text}")
+    VACUUM.check(vacuum, "vacuum")
+    if gap is not None:
+        GAP.check(gap, "gap")
+    Bound(0, support_layers - 1, integer=True).check(fixed_layers, "fixed_layers")
     return [int(n) for n in layers]
 
 

@@ -23,6 +23,7 @@ from pymatgen.core import Composition
 from spillover.build.bulk import BULKS, load_bulk, structures_dir
 from spillover.build.slabs import make_slab, parse_facet
 from spillover.errors import InputError
+from spillover.sections.base import AREA, STRAIN, check_search
 
 # Rounding of von Mises strains (percent) in the ranking, so that symmetry-equivalent
 # candidates tie exactly and the HNF decides.
@@ -300,11 +301,14 @@ def _at_lattices(ranked: list[tuple[Candidate, ...]], sub_cell: np.ndarray, film
 
 
 def check_limits(max_area: float, max_strain_percent: float) -> None:
-    """InputError unless both limits are positive finite numbers."""
-    for key, value in (("max_area", max_area), ("max_strain_percent", max_strain_percent)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(value) \
-                or value <= 0:
-            raise InputError(key, f"must be a positive number, got {value!r}", "> 0")
+    """InputError unless both limits and their product are in range (:mod:`spillover.sections.base`).
+
+    The limits bound the search: pymatgen's ZSL enumeration grows steeply with both (see
+    :data:`~spillover.sections.base.SEARCH_MAX`).
+    """
+    AREA.check(max_area, "max_area")
+    STRAIN.check(max_strain_percent, "max_strain_percent")
+    check_search(max_area, max_strain_percent, "max_area")
 
 
 def check_bulks(bulks: dict[str, Atoms] | None) -> None:

@@ -11,7 +11,6 @@ a thicker cut when needed.
 
 from __future__ import annotations
 
-import math
 import re
 
 import numpy as np
@@ -27,6 +26,7 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 from spillover.build.bulk import BULKS, load_bulk
 from spillover.build.layers import assign_layers, flips_z, keep_top_layers
 from spillover.errors import InputError
+from spillover.sections.base import LAYERS, REPEAT, VACUUM, Bound
 
 #: The facets the project uses.
 SLAB_NAMES = ("rutile-110", "anatase-101", "RuO2-110", "Ru-0001")
@@ -34,6 +34,8 @@ SLAB_NAMES = ("rutile-110", "anatase-101", "RuO2-110", "Ru-0001")
 HCP = frozenset({"Ru", "Ti"})
 _INDEX = re.compile(r"^(-?\d)+$")
 _DIGIT = re.compile(r"-?\d")
+#: Largest |Miller index|: low-index facets only (cutting a (975) slab takes a minute, and no model needs one).
+MAX_MILLER = 3
 
 
 def parse_facet(name: str) -> tuple[str, tuple[int, ...]]:
@@ -53,8 +55,8 @@ def parse_facet(name: str) -> tuple[str, tuple[int, ...]]:
     Raises
     ------
     InputError
-        Unknown bulk, malformed name, all-zero index, wrong number of digits, or an hcp
-        4-index with ``i != -(h + k)``.
+        Unknown bulk, malformed name, all-zero index, wrong number of digits, an index
+        larger than :data:`MAX_MILLER` in magnitude, or an hcp 4-index with ``i != -(h + k)``.
     """
     allowed = "'<bulk>-<hkl>' with bulk in " + ", ".join(BULKS) + ", e.g. " + ", ".join(SLAB_NAMES)
     if not isinstance(name, str) or "-" not in name:
@@ -71,6 +73,9 @@ def parse_facet(name: str) -> tuple[str, tuple[int, ...]]:
                          " or ".join(map(str, ndig)) + f" digits for {bulk}")
     if not any(miller):
         raise InputError("facet", f"impossible Miller index {index!r} (all zero)", allowed)
+    if max(abs(d) for d in miller) > MAX_MILLER:
+        raise InputError("facet", f"Miller index {index!r} of {name!r} is not low-index",
+                         f"indices -{MAX_MILLER}..{MAX_MILLER}, e.g. " + ", ".join(SLAB_NAMES))
     if len(miller) == 4 and miller[2] != -(miller[0] + miller[1]):
         raise InputError("facet", f"impossible Miller index {index!r}: i != -(h+k)",
                          "Miller-Bravais (h, k, i, l) with i = -(h+k), e.g. 0001, 10-10")
@@ -78,21 +83,18 @@ def parse_facet(name: str) -> tuple[str, tuple[int, ...]]:
 
 
 def _check_args(layers: int, vacuum: float, repeat: tuple[int, int], fixed_layers: int) -> None:
-    if isinstance(layers, bool) or not isinstance(layers, (int, np.integer)) or layers < 1:
-        raise InputError("layers", f"must be an integer >= 1, got {layers!r}", ">= 1")
-    if not isinstance(vacuum, (int, float, np.number)) or not math.isfinite(vacuum) or vacuum <= 0:
-        raise InputError("vacuum", f"must be a positive number of Å, got {vacuum!r}", "> 0 (>= 12 recommended)")
+    """The ranges of :mod:`spillover.sections.base`: layers 1..20, vacuum 0 < x <= 100 Å, repeats 1..10."""
+    LAYERS.check(layers, "layers")
+    VACUUM.check(vacuum, "vacuum")
     try:
         rx, ry = repeat
     except (TypeError, ValueError):
-        raise InputError("repeat", f"must be two integers, got {repeat!r}", "(nx, ny) with nx, ny >= 1") from None
+        raise InputError("repeat", f"must be two integers, got {repeat!r}", f"(nx, ny), each {REPEAT.text}") from None
     for r in (rx, ry):
-        if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r < 1:
-            raise InputError("repeat", f"entries must be integers >= 1, got {repeat!r}", "(nx, ny) with nx, ny >= 1")
-    if isinstance(fixed_layers, bool) or not isinstance(fixed_layers, (int, np.integer)) \
-            or not 0 <= fixed_layers < layers:
-        raise InputError("fixed_layers", f"must be an integer in 0..layers-1 = 0..{layers - 1}, got {fixed_layers!r}",
-                         f"0..{layers - 1}")
+        if not REPEAT.contains(r):
+            raise InputError("repeat", f"entries must be integers in {REPEAT.text}, got {repeat!r}",
+                             f"(nx, ny), each {REPEAT.text}")
+    Bound(0, layers - 1, integer=True).check(fixed_layers, "fixed_layers")
 
 
 def bulk_structure(material: str, bulk: Atoms | None = None) -> Structure:

@@ -16,10 +16,14 @@ from spillover.commands.options import (
     PlotOutput,
     PresetFilter,
     check_choice,
+    check_directory,
     check_plot_output,
+    check_preset_name,
+    check_range,
     print_table,
 )
 from spillover.errors import InputError
+from spillover.sections.base import BAND_STEPS, CUTOFF, FMAX, IMAGES
 
 NO_RESULTS = ("--db", "no NEB results stored", "run 'spillover run STUDY --only barriers' first")
 
@@ -41,6 +45,8 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
     @table_app.command("barriers")
     def table_barriers(db: DbOption = None, fmt: FormatOption = "md", preset: PresetFilter = None) -> None:
         """Table 3: vacancy hops with forward and reverse barriers, dE, images, convergence, cost, job ids."""
+        check_preset_name("--preset", preset)
+
         from spillover.analysis.barriers import COLUMNS, barrier_rows
         from spillover.analysis.tables import FORMATS
         from spillover.store import connect
@@ -66,6 +72,8 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
     @plot_app.command("barriers")
     def plot_barriers(output: PlotOutput, db: DbOption = None, preset: PresetFilter = None) -> None:
         """Forward barrier versus depth below the surface/interface, r-TiO2 and a-TiO2."""
+        check_preset_name("--preset", preset)
+
         from spillover.analysis.barriers import barrier_rows, plot_barriers
         from spillover.store import connect
 
@@ -84,10 +92,14 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
         initial: Annotated[Path, typer.Argument(help="Initial structure (any ASE-readable file).")],
         final: Annotated[Path, typer.Argument(help="Final structure: same atoms, same order.")],
         preset: Annotated[str, typer.Option(help="Calculator preset.")] = "screen",
-        images: Annotated[Optional[int], typer.Option(help="Intermediate images [default: the preset's].")] = None,
-        cutoff: Annotated[float, typer.Option(help="Refuse endpoints in which an atom moves farther (Å).")] = 3.5,
-        fmax: Annotated[Optional[float], typer.Option(help="Force threshold (eV/Å) [default: the preset's].")] = None,
-        steps: Annotated[Optional[int], typer.Option(help="Most optimizer steps [default: the preset's].")] = None,
+        images: Annotated[Optional[int], typer.Option(
+            help=f"Intermediate images ({IMAGES.text}) [default: the preset's].")] = None,
+        cutoff: Annotated[float, typer.Option(
+            help=f"Refuse endpoints in which an atom moves farther ({CUTOFF.text}).")] = 3.5,
+        fmax: Annotated[Optional[float], typer.Option(
+            help=f"Force threshold ({FMAX.text}) [default: the preset's].")] = None,
+        steps: Annotated[Optional[int], typer.Option(
+            help=f"Most optimizer steps ({BAND_STEPS.text}) [default: the preset's].")] = None,
         relax: Annotated[bool, typer.Option(help="Relax the endpoints first.")] = True,
         db: DbOption = None,
         as_json: JsonOption = False,
@@ -96,10 +108,12 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
         ] = None,
     ) -> None:
         """One climbing-image NEB between two structure files, stored in the database (resumable)."""
-        if images is not None and images < 1:
-            raise InputError("--images", f"must be >= 1, got {images}", ">= 1")
-        if cutoff <= 0:
-            raise InputError("--cutoff", f"must be > 0, got {cutoff}")
+        check_preset_name("--preset", preset)
+        for option, value, bound in (("--images", images, IMAGES), ("--cutoff", cutoff, CUTOFF),
+                                     ("--fmax", fmax, FMAX), ("--steps", steps, BAND_STEPS)):
+            if value is not None:
+                check_range(option, value, bound)
+        check_directory("--scratch", scratch)
         a0, a1 = _read_structure(initial, "INITIAL"), _read_structure(final, "FINAL")
 
         from spillover.build.barriers import check_endpoints

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from spillover.commands.options import DbOption, FormatOption, PlotOutput, PresetFilter, check_choice, check_plot_output
+from spillover.commands.options import (
+    DbOption,
+    FormatOption,
+    PlotOutput,
+    PresetFilter,
+    check_choice,
+    check_preset_name,
+    check_plot_output,
+)
 from spillover.errors import InputError
 
 
@@ -24,6 +32,8 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
     @table_app.command("mu-profile")
     def table_mu_profile(db: DbOption = None, fmt: FormatOption = "md", preset: PresetFilter = None) -> None:
         """Table 4: O binding energy E_b per region, layer and site, with the spillover verdict per support."""
+        check_preset_name("--preset", preset)
+
         from spillover.analysis.mu_profile import COLUMNS, summary_lines
         from spillover.analysis.tables import FORMATS, render
 
@@ -38,6 +48,8 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
     @plot_app.command("mu-profile")
     def plot_mu_profile(output: PlotOutput, db: DbOption = None, preset: PresetFilter = None) -> None:
         """E_b along surface -> support layers -> interface -> Ru bulk -> Ru surface, both supports."""
+        check_preset_name("--preset", preset)
+
         from spillover.analysis.mu_profile import plot_profile
 
         check_plot_output(output)

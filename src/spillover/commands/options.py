@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from spillover.errors import InputError
+from spillover.sections.base import PRESET_NAME_PATTERN, Bound
 
 DbOption = Annotated[
     Optional[str],
@@ -24,6 +25,32 @@ def check_choice(field: str, value: str, allowed: tuple[str, ...]) -> None:
     """Raise InputError unless ``value`` is one of ``allowed``."""
     if value not in allowed:
         raise InputError(field, f"unknown value {value!r}", ", ".join(allowed))
+
+
+def check_range(field: str, value: object, bound: Bound) -> None:
+    """Raise InputError naming the option ``field`` unless ``value`` lies in ``bound`` (finite, right kind)."""
+    bound.check(value, field)
+
+
+def check_preset_name(field: str, value: str | None) -> None:
+    """Raise InputError unless ``value`` (if given) can be a preset name: a file stem, no path."""
+    import re
+
+    if value is not None and not re.match(PRESET_NAME_PATTERN, value):
+        raise InputError(field, f"{value!r} is not a preset name",
+                         "letters, digits, '.', '_' and '-', at most 64 characters; see 'spillover presets'")
+
+
+def check_directory(field: str, path: Path | None) -> None:
+    """Raise InputError unless ``path`` (if given) is a directory or can become one."""
+    if path is None:
+        return
+    try:
+        is_file = path.exists() and not path.is_dir()
+    except OSError as exc:
+        raise InputError(field, f"cannot use {str(path)[:200]}: {exc.strerror or exc.__class__.__name__}") from None
+    if is_file:
+        raise InputError(field, f"{path} exists and is not a directory", "a directory (created if missing)")
 
 
 def check_plot_output(output: Path) -> None:

@@ -12,10 +12,13 @@ from spillover.commands.options import (
     PlotOutput,
     PresetFilter,
     check_choice,
+    check_preset_name,
     check_plot_output,
+    check_range,
     print_table,
 )
 from spillover.errors import InputError
+from spillover.sections.base import PRESSURE, TEMPERATURE
 
 SUPPORTS = ("rutile-110", "anatase-101", "rutile-110/RuO2-110", "anatase-101/RuO2-110")
 REFERENCE_HELP = "O reference: stored (the study's choice), raw (1/2 E(O2)) or corrected (fitted shift)."
@@ -23,10 +26,9 @@ REFERENCE_HELP = "O reference: stored (the study's choice), raw (1/2 E(O2)) or c
 
 def _check(T: float, p: float, support: Optional[str], reference: str) -> None:
     from spillover.analysis.oxidation import REFERENCES
-    from spillover.analysis.thermo import check_pressure, check_temperature
 
-    check_temperature(T, "--T")
-    check_pressure(p, "--p")
+    check_range("--T", T, TEMPERATURE)
+    check_range("--p", p, PRESSURE)
     if support is not None:
         check_choice("--support", support, SUPPORTS)
     check_choice("--reference", reference, REFERENCES)
@@ -39,13 +41,15 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
     def table_oxidation(
         db: DbOption = None,
         fmt: FormatOption = "md",
-        T: Annotated[float, typer.Option("--T", help="Temperature that sets dmu_O (K).")] = 300.0,
-        p: Annotated[float, typer.Option("--p", help="O2 pressure that sets dmu_O (bar).")] = 1.0,
+        T: Annotated[float, typer.Option("--T", help=f"Temperature that sets dmu_O ({TEMPERATURE.text}).")] = 300.0,
+        p: Annotated[float, typer.Option("--p", help=f"O2 pressure that sets dmu_O ({PRESSURE.text}).")] = 1.0,
         preset: PresetFilter = None,
         support: Annotated[Optional[str], typer.Option(help="Only this support: " + ", ".join(SUPPORTS) + ".")] = None,
         reference: Annotated[str, typer.Option(help=REFERENCE_HELP)] = "stored",
     ) -> None:
         """Table 2: gamma(interfacial), gamma(surface) and dgamma per support and n O, with job ids."""
+        check_preset_name("--preset", preset)
+
         from spillover.analysis.oxidation import COLUMNS, ONSET_COLUMNS, onset_rows, oxidation_rows
         from spillover.analysis.tables import FORMATS, render
         from spillover.store import connect
@@ -76,6 +80,8 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
         preset: PresetFilter = None,
     ) -> None:
         """The O2 correction: computed (raw, corrected) and experimental formation energies of the oxides."""
+        check_preset_name("--preset", preset)
+
         from spillover.analysis.oxidation import O2_COLUMNS, o2_reference_rows
         from spillover.analysis.tables import FORMATS
         from spillover.store import connect
@@ -93,6 +99,8 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
         reference: Annotated[str, typer.Option(help=REFERENCE_HELP)] = "stored",
     ) -> None:
         """gamma versus dmu_O for each support, interfacial and surface O, with T at 1 bar on top."""
+        check_preset_name("--preset", preset)
+
         from spillover.analysis.oxidation import plot_oxidation as plot
         from spillover.store import connect
 

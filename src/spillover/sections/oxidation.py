@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, field_validator
 
-from spillover.sections.base import Pressure, Section, StepLimit, Temperature
+from spillover.sections.base import COUNT, Distinct, Pressure, Section, StepLimit, Temperature
 
 
 class OxidationSettings(Section):
     """Which systems are oxidised, how many O, on which (T, p) grid."""
 
-    systems: list[str] | None = Field(
+    systems: Annotated[list[str], Distinct] | None = Field(
         None, max_length=20,
         description="System labels ('support/film[/film]') to oxidise; null: every system of the study whose outermost "
         "film is Ru-0001.",
@@ -20,7 +22,7 @@ class OxidationSettings(Section):
         description="Largest number of extra O atoms, or 'full-layer' (one O per Ru of the contact layer, capped at "
         "what both placements hold).",
     )
-    max_configs_per_n: int = Field(2, ge=1, le=1000, description="Symmetry-distinct configurations relaxed per placement and n.")
+    max_configs_per_n: int = COUNT.field(2, description="Symmetry-distinct configurations relaxed per placement and n.")
     temperatures_K: list[Temperature] = Field(
         default_factory=lambda: [300.0, 500.0, 700.0, 900.0], min_length=1, max_length=100,
         description="Temperatures of the (T, p) grid (K).",
@@ -31,13 +33,13 @@ class OxidationSettings(Section):
     )
     relax_steps: StepLimit | None = Field(None, description="Most optimizer steps per relaxation; null: the preset's.")
 
-    @field_validator("n_max")
+    @field_validator("n_max", mode="before")
     @classmethod
-    def _n_max(cls, value: int | str) -> int | str:
-        if isinstance(value, str) and value != "full-layer":
-            raise ValueError(f"must be an integer in 1..100 or 'full-layer', got {value!r}")
-        if isinstance(value, int) and not 1 <= value <= 100:
-            raise ValueError(f"must be an integer in 1..100 or 'full-layer', got {value}")
+    def _n_max(cls, value: object) -> object:
+        if isinstance(value, str) and value == "full-layer":
+            return value
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
+            raise ValueError(f"{value!r} is not a number of O atoms (allowed: an integer in 1..100, or 'full-layer')")
         return value
 
     @field_validator("systems")

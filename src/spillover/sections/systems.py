@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from spillover.sections.base import Section
+from spillover.sections.base import AREA, GAP, LAYERS, SEARCH_MAX, SEARCH_TEXT, STRAIN, VACUUM, Bound, Section
 
 SupportName = Literal["rutile-110", "anatase-101"]
 FilmName = Literal["Ru-0001", "RuO2-110"]
@@ -43,25 +43,33 @@ class SystemSpec(Section):
 class LatticeMatchSettings(Section):
     """Search limits of the lattice match (pymatgen ZSL), for the system cells and the scan."""
 
-    max_area_A2: float = Field(120.0, gt=0, le=1000, description="Largest in-plane area of a coincidence cell (Å²).")
-    max_strain_percent: float = Field(6.0, gt=0, le=20, description="Largest |strain| along either cell vector (%).")
+    max_area_A2: float = AREA.field(120.0, description=f"Largest in-plane area of a coincidence cell ({AREA.text}).")
+    max_strain_percent: float = STRAIN.field(
+        6.0, description=f"Largest |strain| along either cell vector ({STRAIN.text}).")
+
+    @model_validator(mode="after")
+    def _search(self) -> LatticeMatchSettings:
+        if self.max_area_A2 * self.max_strain_percent > SEARCH_MAX:
+            raise ValueError(f"max_area_A2 x max_strain_percent = {self.max_area_A2:g} x {self.max_strain_percent:g} "
+                             f"is too large a lattice search (allowed: {SEARCH_TEXT})")
+        return self
 
 
 class CellSettings(Section):
     """Sizes of the system cells (the one relaxed interface cell per system that every analysis uses)."""
 
-    support_layers: int = Field(
-        7, ge=2, le=20, description="Support layers: O-Ti2O2-O trilayers of r-TiO2(110), Ti2O4 layers of a-TiO2(101) "
+    support_layers: int = Bound(2, LAYERS.hi, integer=True).field(
+        7, description="Support layers: O-Ti2O2-O trilayers of r-TiO2(110), Ti2O4 layers of a-TiO2(101) "
         "(3.25 and 3.52 Å thick).",
     )
-    fixed_layers: int = Field(2, ge=0, le=19, description="Bottom support layers held fixed.")
-    film_layers: dict[FilmName, int] = Field(
-        default_factory=lambda: {"Ru-0001": 4, "RuO2-110": 1}, description="Layers per film (Ru: atomic layers; "
-        "RuO2: trilayers).",
+    fixed_layers: int = Bound(0, LAYERS.hi - 1, integer=True).field(2, description="Bottom support layers held fixed.")
+    film_layers: dict[FilmName, LAYERS.type()] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: {"Ru-0001": 4, "RuO2-110": 1}, description=f"Layers per film ({LAYERS.text}; Ru: "
+        "atomic layers; RuO2: trilayers).",
     )
-    vacuum: float = Field(15.0, gt=0, le=100, description="Vacuum above the outermost film (Å).")
-    gap: float | None = Field(
-        None, gt=0, le=10, description="Distance between parts (Å); null: lattice continuation for epitaxial RuO2, 2 Å "
+    vacuum: float = VACUUM.field(15.0, description=f"Vacuum above the outermost film ({VACUUM.text}).")
+    gap: float | None = GAP.field(
+        None, description="Distance between parts (Å); null: lattice continuation for epitaxial RuO2, 2 Å "
         "otherwise.",
     )
 
@@ -69,9 +77,6 @@ class CellSettings(Section):
     def _check(self) -> CellSettings:
         if self.fixed_layers >= self.support_layers:
             raise ValueError(f"fixed_layers ({self.fixed_layers}) must be below support_layers ({self.support_layers})")
-        for film, n in self.film_layers.items():
-            if not 1 <= n <= 20:
-                raise ValueError(f"film_layers.{film} must be in 1..20, got {n}")
         return self
 
     def layers_of(self, film: str) -> int:
@@ -82,11 +87,12 @@ class CellSettings(Section):
 class OxygenSettings(Section):
     """The O2 reference shared by every analysis that needs mu_O."""
 
-    box_A: float = Field(12.0, ge=8.0, le=40.0, description="Edge of the box around the O2 molecule (Å).")
+    box_A: float = Bound(8, 40, "Å").field(12.0, description="Edge of the box around the O2 molecule (Å).")
     correction: bool = Field(
-        True, description="Fit one shift per O atom to the experimental formation enthalpies of TiO2 and RuO2 (relaxes "
-        "Ti and the oxides); analyses that use mu_O then use it.",
+        True, strict=True, description="Fit one shift per O atom to the experimental formation enthalpies of TiO2 "
+        "and RuO2 (relaxes Ti and the oxides); analyses that use mu_O then use it.",
     )
     vibrations: bool = Field(
-        False, description="Compute the O2 stretch with ase.vibrations at the preset (else the experimental value)."
+        False, strict=True,
+        description="Compute the O2 stretch with ase.vibrations at the preset (else the experimental value).",
     )
