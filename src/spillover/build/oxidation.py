@@ -11,17 +11,39 @@ Surface (placement ``"surface"``)
     :class:`~pymatgen.analysis.adsorption.AdsorbateSiteFinder` (Delaunay triangulation of the top
     layer), with the O :data:`SITE_DEPTH` above the surface plane.
 Interface (placement ``"interface"``): the geometric rule
+    Two families of sites, hollows under the film and lattice-continuation sites on the oxide.
+
     1. The *contact layer* is the bottom layer of the outermost (Ru) film, the Ru layer facing
        what lies below it (the support; the RuO2 film in the r-TiO2/RuO2/Ru stack).
-    2. The in-plane positions are the threefold hollows of the contact layer: the centroids of the
-       Delaunay triangles of its atoms projected on the interface plane (periodic images
-       included). They are the mirror images of the surface sites, so the O meets the same Ru
-       coordination in both placements and only the environment differs.
-    3. The O sits :data:`SITE_DEPTH` below the contact-layer plane. To make room, the outermost
-       film is lifted rigidly by ``max(0, z_below + CLEARANCE - z_O)`` so that the O layer lies at
-       least :data:`CLEARANCE` above the topmost atom below the film.
-    4. Sites closer than :data:`MIN_DIST_BELOW` to any atom below the film (e.g. on top of a
-       bridging O row of r-TiO2(110)) are dropped.
+    2. *Hollow sites* (kinds ``"fcc"``/``"hcp"``): the in-plane positions are the threefold hollows
+       of the contact layer, the centroids of the Delaunay triangles of its atoms projected on the
+       interface plane (periodic images included). They are the mirror images of the surface
+       sites, so the O meets the same Ru coordination in both placements and only the environment
+       differs. The O sits :data:`SITE_DEPTH` below the contact-layer plane and moves with the film.
+    3. *Lattice sites* (kind ``"lattice"``): where the next O layer of the oxide below the film
+       would sit if its lattice continued upward, e.g. atop the fivefold Ti (Ti5c) of r-TiO2(110),
+       about 1.9-2.0 Å above the Ti. The *oxide column* is every atom with ``part >= 0`` below the
+       outermost film (the support and an interlayer RuO2 film), grouped into layers by the stored
+       ``part``/``layer`` arrays and ordered by height, top layer first (L0, L1, ...).
+       The *period* is the smallest p in 1..:data:`LATTICE_MAX_PERIOD` for which one common
+       translation t maps the cations (non-O atoms, any species, so RuO2 continues rutile) of L_p
+       one-to-one onto those of L0 within :data:`LATTICE_TOL` (in-plane modulo the cell); among
+       several such t the one that also maps the most O of L_p onto O of L0 is taken. The
+       continued layer above L0 is L_(p-1) translated by t; its O atoms within
+       :data:`LATTICE_BOND` of a cation of L0, above the highest O of L0 less
+       :data:`LATTICE_ABOVE_TOP_O`, and not within :data:`LATTICE_OVERLAP` of an atom of the oxide
+       column are the lattice sites. They stay on the oxide: the film lift does not move them.
+       When no period is found (fewer than two oxide layers, or no translation of any of the
+       first layers maps onto the top layer, as for a one-layer RuO2 film on a-TiO2(101)) there
+       are no lattice sites, and only hollows are used.
+    4. The outermost film is lifted rigidly by one common lift, the larger of the hollow lift
+       ``max(0, z_below + CLEARANCE - z_O)`` (the hollow O layer at least :data:`CLEARANCE` above
+       the topmost atom below the film) and the least lift that keeps every lattice site at least
+       :data:`LATTICE_FILM_DIST` from every atom of the lifted film. The hollows' heights include
+       that common lift.
+    5. Sites (of both families) closer than :data:`MIN_DIST_LATTICE_O` to an O atom below the film
+       (e.g. on top of a bridging O row of r-TiO2(110)), or closer than :data:`MIN_DIST_BELOW` to
+       any other atom below the film, are dropped.
     The relaxation then finds the interfacial structure.
 Full layer
     One O per Ru atom of the contact layer (1 ML on Ru(0001)).
@@ -31,15 +53,16 @@ Symmetry and combinations
 Site sets are reduced with the label-preserving symmetry operations of the host that keep +z and
 map the site list onto itself (:func:`spillover.build.symmetry.point_permutations`, tolerances
 :data:`~spillover.build.symmetry.SYMPREC` and :data:`~spillover.build.symmetry.MATCH_TOL`): two
-sets are equivalent when an operation maps one onto the other. A hollow is ``fcc`` or ``hcp`` by
-:func:`spillover.build.sites.hollow_kinds`. No two added O atoms are closer than :data:`MIN_OO`
-(never in neighbouring fcc and hcp hollows). All combinations are examined when there are at most
+sets are equivalent when an operation maps one onto the other (hollow and lattice sites form one
+list). A hollow is ``fcc`` or ``hcp`` by :func:`spillover.build.sites.hollow_kinds`. No two added O
+atoms are closer than :data:`MIN_OO` (never in neighbouring fcc and hcp hollows; the rule holds for
+hollow-lattice pairs too). All combinations are examined when there are at most
 :data:`ENUMERATE_LIMIT`, otherwise :data:`SAMPLE_DRAWS` seeded random sequential fillings. Distinct
 sets are ranked by their spread (mean nearest-neighbour O-O distance, largest first; then fcc
 before hcp) and ``max_configs`` are taken evenly along the ranking: the most spread out, the most
-clustered and evenly in between (for one O: fcc and hcp hollows).
+clustered and evenly in between (for one O: fcc and hcp hollows); ``max_configs=None`` takes all.
 
-The interface holds fewer O than the surface: sites over the topmost atoms below the film are
+The interface holds fewer O than the surface: hollows over the topmost atoms below the film are
 dropped, so its capacity (:func:`available_sites`) is below one full layer on r-TiO2(110) and
 a-TiO2(101); ``n`` runs up to the smaller of the full layer and both capacities.
 """
@@ -63,8 +86,22 @@ PLACEMENTS = ("interface", "surface")
 SITE_DEPTH = 1.25
 #: Least height of the interfacial O layer above the topmost atom below the film (Å).
 CLEARANCE = 1.2
-#: Interface sites closer than this to an atom below the film are dropped (Å).
+#: Interface sites closer than this to a non-O atom below the film are dropped (Å).
 MIN_DIST_BELOW = 1.8
+#: Interface sites closer than this to an O atom below the film (lattice O) are dropped (Å).
+MIN_DIST_LATTICE_O = 2.2
+#: Largest layer period of the oxide column searched for lattice-continuation sites.
+LATTICE_MAX_PERIOD = 4
+#: Tolerance of the translation mapping the cations of one oxide layer onto the top one (Å).
+LATTICE_TOL = 0.6
+#: A continued-layer O is a lattice site only within this of a cation of the top layer (Å).
+LATTICE_BOND = 2.3
+#: ... and only above the highest O of the top layer less this (Å).
+LATTICE_ABOVE_TOP_O = 0.3
+#: ... and not within this of an atom of the oxide column (Å).
+LATTICE_OVERLAP = 1.0
+#: Least distance of a lattice site from the atoms of the lifted film (Å).
+LATTICE_FILM_DIST = 1.9
 #: Least O-O distance between added O atoms (Å); neighbouring fcc/hcp hollows are 1.56 Å apart.
 MIN_OO = 2.0
 #: Enumerate all n-site combinations up to this many; sample beyond.
@@ -82,11 +119,11 @@ class SiteSet:
     placement
         ``"interface"`` or ``"surface"``.
     positions
-        Cartesian O positions (n_sites x 3, Å) in the frame of the configuration (the interface
-        ones include the film lift).
+        Cartesian O positions (n_sites x 3, Å) in the frame of the configuration: interface hollows
+        include the film lift, lattice sites sit on the oxide below, which does not move.
     kinds
-        ``"fcc"`` or ``"hcp"`` per site (hcp: a Ru atom of the next film layer right behind it,
-        :func:`spillover.build.sites.hollow_kinds`).
+        ``"fcc"`` or ``"hcp"`` per hollow (hcp: a Ru atom of the next film layer right behind it,
+        :func:`spillover.build.sites.hollow_kinds`); ``"lattice"`` per lattice-continuation site.
     lift_A
         Rigid lift of the outermost film applied with these sites (Å; 0 for the surface).
     permutations
@@ -195,8 +232,104 @@ def surface_sites(atoms: Atoms) -> SiteSet:
     return SiteSet("surface", pos, hollow_kinds(pos, atoms.positions[second], cell2))
 
 
+def _distances(points: np.ndarray, ref: np.ndarray, cell2: np.ndarray) -> np.ndarray:
+    """Distances (len(points) x len(ref), Å), periodic in-plane, plain along z."""
+    if len(points) == 0 or len(ref) == 0:
+        return np.full((len(points), len(ref)), np.inf)
+    inplane = in_plane_offsets(points, ref, cell2)
+    dz = ref[None, :, 2] - points[:, None, 2]
+    return np.sqrt((inplane**2).sum(-1) + dz**2)
+
+
+def _oxide_layers(atoms: Atoms, below: np.ndarray) -> list[np.ndarray]:
+    """Indices of the oxide column's layers (stored part/layer groups), highest first."""
+    part, layer = atoms.arrays["part"], atoms.arrays["layer"]
+    groups = [np.flatnonzero(below & (part == p) & (layer == l))
+              for p, l in sorted({(int(p), int(l)) for p, l in zip(part[below], layer[below])})]
+    return sorted(groups, key=lambda g: -float(atoms.positions[g, 2].mean()))
+
+
+def _translations(src: np.ndarray, dst: np.ndarray, cell2: np.ndarray, tol: float) -> list[np.ndarray]:
+    """Translations t mapping the points ``src`` one-to-one onto ``dst`` within ``tol`` (in-plane periodic)."""
+    if len(src) == 0 or len(src) != len(dst):
+        return []
+    found: list[np.ndarray] = []
+    for target in dst:
+        t = target - src[0]
+        d = _distances(src + t, dst, cell2)
+        match = d.argmin(axis=1)
+        if d[np.arange(len(src)), match].max() > tol or len(set(match.tolist())) != len(src):
+            continue
+        resid = np.column_stack([in_plane_offsets(src + t, dst, cell2)[np.arange(len(src)), match],
+                                 dst[match, 2] - src[:, 2] - t[2]])
+        found.append(t + resid.mean(axis=0))  # refined: the mean residual
+    return found
+
+
+def _matched(src: np.ndarray, dst: np.ndarray, cell2: np.ndarray, tol: float) -> int:
+    """How many points of ``src`` lie within ``tol`` of a point of ``dst``."""
+    if len(src) == 0 or len(dst) == 0:
+        return 0
+    return int((_distances(src, dst, cell2).min(axis=1) <= tol).sum())
+
+
+def lattice_sites(atoms: Atoms) -> np.ndarray:
+    """Lattice-continuation O sites on the oxide below the Ru film (rule 3 of the module), ``(n, 3)`` Å.
+
+    Positions are in the host's frame (the oxide does not move with the film lift); empty when the
+    oxide column has no period.
+    """
+    film, _, _ = _film_layers(atoms)
+    part = atoms.arrays["part"]
+    below = ~film & (part >= 0)
+    none = np.zeros((0, 3))
+    layers = _oxide_layers(atoms, below)
+    if len(layers) < 2:
+        return none
+    cell2 = np.asarray(atoms.cell[:2, :2])
+    pos = atoms.positions
+    is_o = np.array(atoms.get_chemical_symbols()) == "O"
+    top = layers[0]
+    top_cat, top_o = top[~is_o[top]], top[is_o[top]]
+    if len(top_cat) == 0:
+        return none
+    for p in range(1, min(LATTICE_MAX_PERIOD, len(layers) - 1) + 1):
+        lp = layers[p]
+        ts = _translations(pos[lp[~is_o[lp]]], pos[top_cat], cell2, LATTICE_TOL)
+        if not ts:
+            continue
+        lp_o = pos[lp[is_o[lp]]]
+        t = max(ts, key=lambda t: _matched(lp_o + t, pos[top_o], cell2, LATTICE_TOL))  # first of the best
+        prev = layers[p - 1]
+        cand = pos[prev[is_o[prev]]] + t
+        if len(cand) == 0:
+            return none
+        z_min = (pos[top_o, 2].max() if len(top_o) else pos[top, 2].max()) - LATTICE_ABOVE_TOP_O
+        keep = ((_distances(cand, pos[top_cat], cell2).min(axis=1) <= LATTICE_BOND)
+                & (cand[:, 2] > z_min)
+                & (_distances(cand, pos[below], cell2).min(axis=1) >= LATTICE_OVERLAP))
+        out = cand[keep]
+        frac = np.linalg.solve(cell2.T, out[:, :2].T).T % 1.0
+        out[:, :2] = frac @ cell2
+        return out
+    return none
+
+
+def _lattice_lift(sites: np.ndarray, film: np.ndarray, cell2: np.ndarray) -> float:
+    """Least rigid lift of the film atoms keeping every site at least LATTICE_FILM_DIST from them."""
+    if len(sites) == 0 or len(film) == 0:
+        return 0.0
+    dxy = np.linalg.norm(in_plane_offsets(sites, film, cell2), axis=-1)
+    dz = film[None, :, 2] - sites[:, None, 2]
+    close = dxy < LATTICE_FILM_DIST
+    if not close.any():
+        return 0.0
+    need = np.sqrt(LATTICE_FILM_DIST**2 - dxy[close] ** 2) - dz[close]
+    return max(0.0, float(need.max()))
+
+
 def interface_sites(atoms: Atoms) -> SiteSet:
-    """Hollow sites under the contact layer of the Ru film (the module's geometric rule)."""
+    """Hollow and lattice-continuation sites at the buried interface (the module's geometric rule)."""
     film, _, bottom = _film_layers(atoms)
     part, layer = atoms.arrays["part"], atoms.arrays["layer"]
     below = ~film & (part >= 0)
@@ -204,20 +337,19 @@ def interface_sites(atoms: Atoms) -> SiteSet:
     xy = _hollows_2d(atoms.positions[bottom, :2], cell2)
     z_contact = atoms.positions[bottom, 2].mean()
     z_o = z_contact - SITE_DEPTH
-    z_below = atoms.positions[below, 2].max()
-    lift = max(0.0, z_below + CLEARANCE - z_o)
-    pos = np.column_stack([xy, np.full(len(xy), z_o + lift)])
-    # distance to every atom below the film, periodic in-plane
-    if below.any():
-        inplane = in_plane_offsets(pos, atoms.positions[below], cell2)
-        dz = atoms.positions[below][None, :, 2] - pos[:, None, 2]
-        dist = np.sqrt((inplane**2).sum(-1) + dz**2).min(axis=1)
-    else:
-        dist = np.full(len(pos), np.inf)
-    ok = dist >= MIN_DIST_BELOW
+    z_below = atoms.positions[below, 2].max() if below.any() else -np.inf
+    lattice = lattice_sites(atoms)
+    lift = max(0.0, z_below + CLEARANCE - z_o, _lattice_lift(lattice, atoms.positions[film], cell2))
+    hollows = np.column_stack([xy, np.full(len(xy), z_o + lift)])
     second = film & (layer == layer[film].max() - 1)
-    kinds = hollow_kinds(pos[ok], atoms.positions[second], cell2)
-    return SiteSet("interface", pos[ok], kinds, lift_A=float(lift))
+    kinds = hollow_kinds(hollows, atoms.positions[second], cell2) + ["lattice"] * len(lattice)
+    pos = np.vstack([hollows, lattice])
+    # distances to the atoms below the film, periodic in-plane: lattice O and the others
+    is_o = np.array(atoms.get_chemical_symbols()) == "O"
+    d_o = _distances(pos, atoms.positions[below & is_o], cell2).min(axis=1, initial=np.inf)
+    d_other = _distances(pos, atoms.positions[below & ~is_o], cell2).min(axis=1, initial=np.inf)
+    ok = (d_o >= MIN_DIST_LATTICE_O) & (d_other >= MIN_DIST_BELOW)
+    return SiteSet("interface", pos[ok], [k for k, keep in zip(kinds, ok) if keep], lift_A=float(lift))
 
 
 def _site_permutations(host: Atoms, sites: SiteSet) -> list[np.ndarray]:
@@ -304,7 +436,11 @@ def _spread(combo: tuple[int, ...], dist: np.ndarray) -> float:
 
 
 def add_oxygen(host: Atoms, sites: SiteSet, indices: list[int]) -> Atoms:
-    """The host with O atoms at ``sites.positions[indices]`` (film lifted for interface sites)."""
+    """The host with O atoms at ``sites.positions[indices]`` (film lifted for interface sites).
+
+    The site positions are final (hollows in the lifted frame, lattice sites on the oxide, which
+    does not move); only the outermost film is moved, by ``sites.lift_A``.
+    """
     atoms = host.copy()
     film = atoms.arrays["part"] == atoms.arrays["part"].max()
     if sites.lift_A:
@@ -321,7 +457,7 @@ def add_oxygen(host: Atoms, sites: SiteSet, indices: list[int]) -> Atoms:
 
 
 def configurations(
-    host: Atoms, placement: str, n_O: int, max_configs: int, sites: SiteSet | None = None, seed: int = 0
+    host: Atoms, placement: str, n_O: int, max_configs: int | None, sites: SiteSet | None = None, seed: int = 0
 ) -> list[Configuration]:
     """Symmetry-distinct configurations with ``n_O`` extra O atoms at ``placement``.
 
@@ -334,7 +470,8 @@ def configurations(
     n_O
         Extra O atoms, 1 .. available sites.
     max_configs
-        At most this many configurations (taken evenly along the spread ranking).
+        At most this many configurations (taken evenly along the spread ranking); ``None``: all
+        symmetry-distinct configurations, in ranking order.
     sites
         Precomputed :func:`find_sites` of the same host and placement.
     seed
@@ -348,14 +485,16 @@ def configurations(
     Raises
     ------
     InputError
-        ``n_O`` < 1 or larger than the number of sites, or ``max_configs`` < 1.
+        ``n_O`` < 1 or larger than the number of sites, or ``max_configs`` < 1 (and not None).
     """
     sites = sites or find_sites(host, placement)
     if isinstance(n_O, bool) or not isinstance(n_O, (int, np.integer)) or n_O < 1:
         raise InputError("n_O", f"must be an integer >= 1, got {n_O!r}", ">= 1")
     if n_O > len(sites):
         raise InputError("n_O", f"{n_O} O atoms exceed the {len(sites)} {placement} sites", f"1..{len(sites)}")
-    if isinstance(max_configs, bool) or not isinstance(max_configs, (int, np.integer)) or max_configs < 1:
+    if max_configs is not None and (
+        isinstance(max_configs, bool) or not isinstance(max_configs, (int, np.integer)) or max_configs < 1
+    ):
         raise InputError("max_configs", f"must be an integer >= 1, got {max_configs!r}", ">= 1")
     cell = np.asarray(host.cell)
     dist = _pair_distances(sites, cell)
@@ -364,7 +503,10 @@ def configurations(
     ranked = sorted(distinct, key=lambda c: (-round(_spread(c, dist), 3), [sites.kinds[i] for i in c], c))
     if not ranked:
         return []
-    picks = sorted({int(round(x)) for x in np.linspace(0, len(ranked) - 1, min(max_configs, len(ranked)))})
+    if max_configs is None:
+        picks = list(range(len(ranked)))
+    else:
+        picks = sorted({int(round(x)) for x in np.linspace(0, len(ranked) - 1, min(max_configs, len(ranked)))})
     out = []
     for k, i in enumerate(picks):
         combo = list(ranked[i])
@@ -386,6 +528,6 @@ def available_sites(host: Atoms) -> dict[str, int]:
 
 
 __all__ = [
-    "PLACEMENTS", "SiteSet", "Configuration", "find_sites", "interface_sites", "surface_sites", "configurations",
-    "add_oxygen", "available_sites", "full_layer", "max_filling",
+    "PLACEMENTS", "SiteSet", "Configuration", "find_sites", "interface_sites", "lattice_sites", "surface_sites",
+    "configurations", "add_oxygen", "available_sites", "full_layer", "max_filling",
 ]
