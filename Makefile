@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # One pytest worker per core; whole files go to one worker (their module fixtures, e.g. the SLURM cluster, stay single).
 TEST_WORKERS ?= 2
 
-.PHONY: install demo test bench bench-neb clean-db slurm-up slurm-down
+.PHONY: install demo test bench bench-neb bench-engine clean-db slurm-up slurm-down
 
 install:
 	@bash scripts/bootstrap.sh
@@ -27,6 +27,11 @@ bench: install
 # so not part of `make bench`; run on an idle machine.
 bench-neb: install
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/neb_ladder.py
+
+# The screening engine against the one-by-one way (benchmarks/engine.py): the oxidation analysis of
+# Ru/r-TiO2(110) at screen, its rerun, and plain ASE FIRE on a sample of the same candidates; tens of minutes.
+bench-engine: install
+	$(BIN)/python benchmarks/engine.py
 
 clean-db:
 	rm -rf $(DB) spillover-scratch

@@ -17,6 +17,9 @@ import pytest
 from spillover.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
+# pytest-xdist already puts one test process on each core: studies run one worker each, unless a test says
+# otherwise (tests/test_funnel.py runs two and compares).
+os.environ.setdefault("SPILLOVER_WORKERS", "1")
 TINY_STUDY = ROOT / "tests" / "data" / "tiny_study.yaml"
 
 

@@ -15,9 +15,9 @@ from ase import Atoms
 from ase.thermochemistry import IdealGasThermo
 
 from conftest import ROOT, db_snapshot, spillover
-from spillover.analysis.oxidation import best_configurations, check_same_preset
+from spillover.analysis.oxidation import best_configurations, check_same_preset, survivor_calc
 from spillover.build.oxidation import (
-    MIN_DIST_BELOW,
+    MIN_DIST_BELOW, MIN_DIST_LATTICE_O,
     MIN_OO,
     SITE_DEPTH,
     available_sites,
@@ -65,17 +65,20 @@ def test_surface_and_interface_sites_follow_the_documented_rule(rutile_host):
     assert np.allclose(surf.positions[:, 2], z[film & (layer == 1)].mean() + SITE_DEPTH, atol=0.05)
 
     inter = find_sites(host, "interface")
-    assert 0 < len(inter) <= 2 * n_ru and inter.lift_A >= 0
+    hollow = np.array([k != "lattice" for k in inter.kinds])
+    assert 0 < hollow.sum() <= 2 * n_ru and inter.lift_A >= 0 and (~hollow).sum() > 0
     z_contact = z[film & (layer == 2)].mean() + inter.lift_A
     z_support = z[part == 0].max()
-    assert np.allclose(inter.positions[:, 2], z_contact - SITE_DEPTH)
-    assert np.all(inter.positions[:, 2] > z_support)  # between the support's top layer and the first Ru layer
+    assert np.allclose(inter.positions[hollow, 2], z_contact - SITE_DEPTH)  # hollows: under the lifted contact layer
+    assert np.all(inter.positions[hollow, 2] > z_support)  # between the support's top layer and the first Ru layer
     below = host.positions[part == 0]
+    is_o = np.array(host.get_chemical_symbols())[part == 0] == "O"
     for pos in inter.positions:
         d = below - pos
         frac = np.linalg.solve(host.cell[:].T, d.T).T
         frac[:, :2] -= np.round(frac[:, :2])
-        assert np.linalg.norm(frac @ host.cell[:], axis=1).min() >= MIN_DIST_BELOW - 1e-9
+        dist = np.linalg.norm(frac @ host.cell[:], axis=1)
+        assert dist[~is_o].min() >= MIN_DIST_BELOW - 1e-9 and dist[is_o].min() >= MIN_DIST_LATTICE_O - 1e-9
 
 
 def test_configurations_mark_added_oxygen_and_keep_constraints(rutile_host):
@@ -116,18 +119,31 @@ def test_symmetry_reduction_and_site_limits():
 # -- bookkeeping ---------------------------------------------------------------------------------
 
 
-def test_best_configuration_is_the_lowest_and_failed_ones_are_listed_not_used():
+def _funnel(energies: list[float], converged: list[bool], kinds: list[str]) -> dict:
+    """A funnel document as the summary receives it: final relaxations lowest first, converged before not."""
+    order = sorted(range(len(energies)), key=lambda i: (not converged[i], energies[i]))
+    ok = [i for i in order if converged[i]]
+    return {
+        "survivor": ok[0] if ok else None, "n_unconverged": sum(not c for c in converged),
+        "survivors": [{"energy_eV": energies[i], "converged": converged[i], "preset": "screen"} for i in order],
+        "candidates": [{"info": {"config_index": i, "site_indices": [i], "site_kinds": [kinds[i]]}}
+                       for i in range(len(energies))],
+    }
+
+
+def test_survivor_is_the_lowest_converged_and_unconverged_or_failed_funnels_are_listed_not_used():
     entries = [
-        {"placement": "interface", "n_O": 1, "config_index": 0, "site_indices": [0], "site_kinds": ["fcc"], "job_id": "a"},
-        {"placement": "interface", "n_O": 1, "config_index": 1, "site_indices": [3], "site_kinds": ["hcp"], "job_id": "b"},
-        {"placement": "surface", "n_O": 1, "config_index": 0, "site_indices": [0], "site_kinds": ["fcc"], "job_id": "c"},
-        {"placement": "surface", "n_O": 1, "config_index": 1, "site_indices": [1], "site_kinds": ["hcp"], "job_id": "d"},
+        {"placement": "interface", "n_O": 1, "job_id": "a", "n_candidates": 5},
+        {"placement": "interface", "n_O": 2, "job_id": "b", "n_candidates": 9},
+        {"placement": "surface", "n_O": 1, "job_id": "c", "n_candidates": 4},
+        {"placement": "surface", "n_O": 2, "job_id": "d", "n_candidates": 7},
     ]
     results = [
-        {"energy_eV": -105.0, "converged": True, "preset": "screen"},
-        {"energy_eV": -106.0, "converged": False, "preset": "screen"},
-        None,  # relaxation failed (energy rose): no stored output
-        {"energy_eV": -107.0, "converged": True, "preset": "screen"},
+        # the lower relaxation did not converge: the survivor is the lowest converged one
+        _funnel([-105.0, -106.5, -106.0], [True, False, True], ["fcc", "hcp", "lattice"]),
+        _funnel([-112.0, -111.0], [False, False], ["fcc", "hcp"]),  # none converged: excluded
+        None,  # the funnel job failed: no stored output
+        _funnel([-113.0], [True], ["hcp"]),
     ]
     clean = {"job_id": "clean", "energy_eV": -100.0, "preset": "screen", "area_A2": 50.0}
     o2 = {"job_id": "o2", "energy_eV": -10.0, "preset": "screen", "bond_A": 1.21}
@@ -137,13 +153,14 @@ def test_best_configuration_is_the_lowest_and_failed_ones_are_listed_not_used():
                                      None, None, entries, results, settings, "gen")
     assert doc.failed_job_ids == ["c"]
     assert [c.status for c in doc.configurations] == ["ok", "not converged", "failed", "ok"]
+    assert [c.n_unconverged for c in doc.configurations] == [1, 2, 0, 0]
+    first = doc.configurations[0]
+    assert first.energy_eV == -106.0 and first.site_kinds == ["lattice"] and first.config_index == 2
     best = {(b.placement, b.n_O): b for b in doc.best}
-    assert best[("interface", 1)].job_id == "b" and best[("surface", 1)].job_id == "d"
-    # dE = E - E(clean) - 1/2 E(O2) = -106 + 100 + 5
+    assert set(best) == {("interface", 1), ("surface", 2)}  # nothing unconverged or failed enters
+    # dE = E - E(clean) - n/2 E(O2) = -106 + 100 + 5 and -113 + 100 + 10
     assert best[("interface", 1)].dE_eV == pytest.approx(-1.0)
-    assert best[("surface", 1)].dmu_zero_eV == pytest.approx(-2.0)
-    onset = {o.placement: o for o in doc.onsets}
-    assert onset["surface"].dmu_O_eV == pytest.approx(-2.0) and onset["surface"].T_K_at_1bar > 1000
+    assert best[("surface", 2)].dmu_zero_eV == pytest.approx(-1.5)
     assert doc.o2_reference == "raw" and doc.o2_frequency_source == "experimental"
     (point,) = [g for g in doc.gamma_grid if g.placement == "interface"]
     assert point.gamma_eV_per_A2 == pytest.approx((-1.0 - point.dmu_O_eV) / 50.0)
@@ -244,7 +261,9 @@ def test_every_gamma_equals_a_recomputation_from_stored_documents(ox_run):
         assert row["area_A2"] == pytest.approx(area)
         gammas = {}
         for placement in ("interface", "surface"):
-            conf = _out(store, ids[placement])
+            funnel = _out(store, ids[placement])
+            conf = survivor_calc(funnel)
+            assert funnel["doc_type"] == "funnel" and conf["converged"]
             assert conf["preset"] == clean["preset"] == o2["preset"] == "analytic"
             n = sum(1 for p in conf["part"] if p == -1)
             assert n == row["n_O"] and conf["metadata"]["oxidation"]["placement"] == placement
@@ -260,8 +279,15 @@ def test_lowest_configuration_is_kept_and_all_stay_in_the_database(ox_run):
         assert summary["doc_type"] == "oxidation" and not summary["failed_job_ids"]
         for placement in ("interface", "surface"):
             same = [c for c in summary["configurations"] if c["placement"] == placement and c["n_O"] == row["n_O"]]
-            energies = {c["job_id"]: _out(store, c["job_id"])["energy_eV"] for c in same}
-            assert row["job_ids"][placement] == min(energies, key=energies.get)
+            assert len(same) == 1  # one funnel per placement and n, over every distinct configuration
+            funnel = _out(store, same[0]["job_id"])
+            assert row["job_ids"][placement] == same[0]["job_id"]
+            assert len(funnel["candidates"]) == same[0]["n_candidates"] == row["n_candidates"][placement] > 1
+            # the survivor is the lowest converged final relaxation, and every stage is stored
+            finals = [c["final_eV"] for c in funnel["candidates"] if c["final_converged"]]
+            assert funnel["survivors"][0]["energy_eV"] == min(finals)
+            assert [s["name"] for s in funnel["stages"]] == ["single point", "loose", "final"]
+            assert all(c["single_point_eV"] is not None for c in funnel["candidates"])
     gens = list(store.query({"output.doc_type": "oxidation-configurations"}, properties=["output"]))
     assert len(gens) == 2
     for gen in gens:

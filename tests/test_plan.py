@@ -93,14 +93,18 @@ def test_oxidation_starts_from_the_stored_relaxed_cell(analytic_oxidation):
         assert out["clean_job_id"] == cell["uuid"] and out["clean_energy_eV"] == cell["output"]["energy_eV"]
         relaxed = np.array(cell["output"]["structure"]["lattice"]["matrix"])
         for conf in out["configurations"]:
-            doc = store.query_one({"uuid": conf["job_id"]})["output"]
-            start = doc["input_structure"]
+            funnel = store.query_one({"uuid": conf["job_id"]})["output"]
+            assert funnel["doc_type"] == "funnel" and len(funnel["candidates"]) == conf["n_candidates"]
+            doc = funnel["survivors"][0]
+            start = doc["input_structure"]  # the loose relaxation's end, in the relaxed cell's lattice
             assert np.allclose(start["lattice"]["matrix"], relaxed)
             assert doc["natoms"] == cell["output"]["natoms"] + conf["n_O"]
-            if conf["placement"] == "surface":  # the cell's atoms are where the relaxed cell left them
-                xyz = np.array([s["xyz"] for s in start["sites"][: cell["output"]["natoms"]]])
-                ref = np.array([s["xyz"] for s in cell["output"]["structure"]["sites"]])
-                assert np.allclose(xyz, ref, atol=1e-6)
+            # the fixed atoms are where the relaxed cell left them
+            fixed = cell["output"]["fixed_indices"]
+            assert fixed and doc["fixed_indices"] == fixed
+            xyz = np.array([doc["structure"]["sites"][i]["xyz"] for i in fixed])
+            ref = np.array([cell["output"]["structure"]["sites"][i]["xyz"] for i in fixed])
+            assert np.allclose(xyz, ref, atol=1e-6)
     built = {d["output"]["system"]: d["uuid"] for d in store.query({"output.doc_type": "system-cell"})}
     for label, cell in cells.items():
         assert cell["metadata"]["system"] == label and cell["output"]["metadata"]["cell_job_id"] == built[label]

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
-from ase.neighborlist import neighbor_list
 from ase.stress import full_3x3_to_voigt_6_stress
 
 
@@ -49,11 +48,37 @@ class PairMorse(Calculator):
         ec, dec = raw(rc)
         return e - ec - (r - rc) * dec, de - dec
 
+    def _pairs(self, atoms) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every pair (i, j, |d|, d = r_j - r_i) within the cutoff, periodic images included.
+
+        A KD-tree over the atoms and their periodic images (scipy): ASE's neighbour list bins the
+        whole cell, vacuum included, and was most of the cost of a force call on slab models.
+        """
+        from scipy.spatial import cKDTree
+
+        cell = np.asarray(atoms.cell)
+        pos = atoms.positions
+        reps = []
+        for k in range(3):
+            if atoms.pbc[k]:
+                others = np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3])
+                spacing = abs(np.dot(cell[k], others)) / np.linalg.norm(others)
+                reps.append(range(-int(np.ceil(self.cutoff / spacing)), int(np.ceil(self.cutoff / spacing)) + 1))
+            else:
+                reps.append(range(1))
+        shifts = np.array([[a, b, c] for a in reps[0] for b in reps[1] for c in reps[2]], dtype=float) @ cell
+        images = (pos[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
+        found = cKDTree(pos).sparse_distance_matrix(cKDTree(images), self.cutoff, output_type="ndarray")
+        i, jimg, d = found["i"], found["j"], found["v"]
+        keep = d > 1e-8  # not an atom with itself
+        i, jimg, d = i[keep], jimg[keep], d[keep]
+        return i, jimg % len(atoms), d, images[jimg] - pos[i]
+
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
         """Energy, forces and (for periodic cells) the virial stress."""
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
-        i, j, d, vec = neighbor_list("ijdD", atoms, self.cutoff)
+        i, j, d, vec = self._pairs(atoms)
         elements, species = np.unique(atoms.get_chemical_symbols(), return_inverse=True)
         table = np.zeros((len(elements), len(elements), 3))
         for a, ea in enumerate(elements):

@@ -22,6 +22,7 @@ from spillover.commands.options import (
 )
 from spillover.analyses import ANALYSES, ANALYSIS_NAMES
 from spillover.errors import InputError, UnsafeDocumentError
+from spillover.workers import MAX_WORKERS, WORKERS_ENV, worker_count
 from spillover.sections.base import AREA, GAP, LAYERS, LIMIT, REPEAT, SEARCH_TEXT, STRAIN, VACUUM, check_search
 
 app = typer.Typer(
@@ -189,10 +190,15 @@ def run(
     only: Annotated[Optional[str], typer.Option(help="Run only this analysis (and the shared jobs it needs): "
                                                  + ", ".join(ANALYSIS_NAMES) + ".")] = None,
     scratch: Annotated[Optional[Path], typer.Option(help="Directory for job folders [default: $SPILLOVER_SCRATCH].")] = None,
+    workers: Annotated[Optional[int], typer.Option(
+        help=f"Worker processes for the independent calculations of a job, one thread each (1..{MAX_WORKERS}) "
+        "[default: $SPILLOVER_WORKERS, else one per core].")] = None,
 ) -> None:
     """Run a study locally with jobflow, store every result, print each analysis's tables."""
     check_preset_name("--preset", preset)
     check_directory("--scratch", scratch)
+    if workers is not None and (isinstance(workers, bool) or not 1 <= workers <= MAX_WORKERS):
+        raise InputError("--workers", f"{workers} is out of range", f"1..{MAX_WORKERS}")
 
     from spillover.plan import preflight
     from spillover.study import load_study
@@ -205,17 +211,20 @@ def run(
     from spillover.runner import run_study
 
     # relaxation and band checkpoints go below --scratch too, for the jobs made at run time as well
-    saved = os.environ.get("SPILLOVER_SCRATCH")
-    if scratch is not None:
-        os.environ["SPILLOVER_SCRATCH"] = str(scratch.resolve())
+    changes = {"SPILLOVER_SCRATCH": str(scratch.resolve()) if scratch is not None else None,
+               WORKERS_ENV: str(workers) if workers is not None else None}
+    saved = {k: os.environ.get(k) for k in changes}
+    os.environ.update({k: v for k, v in changes.items() if v is not None})
     try:
+        worker_count()  # a bad $SPILLOVER_WORKERS: one line, before anything runs
         preflight(study, preset_name, scratch)
         code = run_study(study, preset_name, db=db, scratch=scratch)
     finally:
-        if saved is None:
-            os.environ.pop("SPILLOVER_SCRATCH", None)
-        else:
-            os.environ["SPILLOVER_SCRATCH"] = saved
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     raise typer.Exit(code)
 
 

@@ -265,4 +265,6 @@ def make_plan(study: Study, preset: str | None = None, run_id: str | None = None
         jobs.append(sub)
     flow = Flow(jobs, name=f"{study.name} ({preset})")
     flow.update_metadata({"study": study.name, "preset": preset, "run_id": run_id or new_run_id()})
+    # every job, also those added at run time, sees the store: a stored result of the same content hash is reused
+    flow.update_config({"expose_store": True}, dynamic=True)
     return flow

@@ -57,6 +57,13 @@ class _ProgressHandler(logging.Handler):
             self.progress.advance(self.task_id)
 
 
+def reuse_counts(store, run_id: str) -> tuple[int, int]:
+    """Jobs of a run that computed their result, and those that returned a stored one (``reused_from_job_id``)."""
+    docs = list(store.query({"metadata.run_id": run_id}, properties=["output.reused_from_job_id", "output.doc_type"]))
+    reused = sum(1 for d in docs if (d.get("output") or {}).get("reused_from_job_id"))
+    return len(docs) - reused, reused
+
+
 def run_study(study: Study, preset: str, db: str | None = None, scratch: Path | None = None) -> int:
     """Run ``study`` at ``preset`` into the database and print each analysis's tables.
 
@@ -115,5 +122,7 @@ def run_study(study: Study, preset: str, db: str | None = None, scratch: Path | 
     except DatabaseUnavailable as exc:
         console.print(f"[red]stopped[/]: {escape(str(exc))}; run {run_id} stores nothing more", soft_wrap=True)
         return 3
-    print(f"\nrun {run_id}, preset {preset}, database {describe(db)}")
+    computed, reused = reuse_counts(store, run_id)
+    print(f"\nrun {run_id}, preset {preset}, database {describe(db)}: {computed} jobs computed, "
+          f"{reused} reused from stored results (same content hash)")
     return 1 if handler.failures else 0

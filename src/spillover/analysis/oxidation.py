@@ -48,6 +48,14 @@ class _IdsColumn(Column):
         return " ".join(f"{ids[k][:8]}" if ids.get(k) else "-" for k in ("clean", "interface", "surface"))
 
 
+class _CandidatesColumn(Column):
+    """Symmetry-distinct configurations screened at the interface and at the surface."""
+
+    def text(self, row: dict[str, Any]) -> str:
+        n = row.get("n_candidates", {})
+        return f"{n.get('interface', 0)}/{n.get('surface', 0)}"
+
+
 COLUMNS = [
     Column("support", "support"),
     Column("n_O", "n O"),
@@ -60,6 +68,8 @@ COLUMNS = [
     Column("area_A2", "area (Å²)", "{:.2f}"),
     Column("o2_reference", "O ref"),
     Column("preset", "preset"),
+    _CandidatesColumn("n_candidates", "configs (i/s)"),
+    Column("n_excluded", "excluded (not conv.)"),
     _IdsColumn("job_ids", "job ids (clean interface surface)"),
 ]
 
@@ -193,6 +203,18 @@ def fetch_output(store: Any, uuid: str) -> dict:
     return doc["output"]
 
 
+def origin(output: dict, uuid: str) -> str:
+    """The job that computed ``output``: the stored original of a reused result, else ``uuid`` itself."""
+    return output.get("reused_from_job_id") or uuid
+
+
+def survivor_calc(output: dict) -> dict | None:
+    """The calculation a result stands on: a funnel's lowest converged relaxation (None: none converged)."""
+    if output.get("doc_type") != "funnel":
+        return output if output.get("converged") else None
+    return output["survivors"][0] if output.get("survivor") is not None else None
+
+
 def _area(calc: dict) -> float:
     from spillover.schemas import as_structure
 
@@ -229,12 +251,18 @@ def recompute(store: Any, summary_id: str, summary: dict, reference: str = "stor
         raise InputError("--reference", f"unknown value {reference!r}", ", ".join(REFERENCES))
     clean = fetch_output(store, summary["clean_job_id"])
     o2 = fetch_output(store, summary["o2_job_id"])
-    configs = []
+    configs, excluded, entries = [], [], {}
     for entry in summary["configurations"]:
+        entries[(entry["placement"], int(entry["n_O"]))] = entry
         if entry["status"] == "failed":
             continue
-        calc = fetch_output(store, entry["job_id"])
-        configs.append({**entry, "energy_eV": calc["energy_eV"], "converged": calc["converged"],
+        funnel = fetch_output(store, entry["job_id"])
+        calc = survivor_calc(funnel)
+        excluded += [origin(funnel, entry["job_id"])] * int(entry.get("n_unconverged", 0))
+        if calc is None:  # no final relaxation of this funnel converged
+            continue
+        configs.append({**entry, "job_id": origin(funnel, entry["job_id"]),
+                        "energy_eV": calc["energy_eV"], "converged": calc["converged"],
                         "preset": calc["preset"], "preset_resolved": calc["preset_resolved"]})
     preset = check_same_preset([clean, o2, *configs])
     use_corrected = summary["o2_reference"] == "corrected" if reference == "stored" else reference == "corrected"
@@ -258,9 +286,11 @@ def recompute(store: Any, summary_id: str, summary: dict, reference: str = "stor
         "e_clean_eV": clean["energy_eV"], "e_o2_eV": o2["energy_eV"], "shift_eV_per_O": shift,
         "o2_reference": "corrected" if use_corrected else "raw", "thermo": thermo, "best": best,
         "onsets": onsets(best, thermo), "n_values": summary["n_values"], "clean_converged": clean["converged"],
-        "job_ids": {"summary": summary_id, "clean": summary["clean_job_id"], "o2": summary["o2_job_id"],
+        "job_ids": {"summary": summary_id, "clean": origin(clean, summary["clean_job_id"]),
+                    "o2": origin(o2, summary["o2_job_id"]),
                     "o2_correction": corr_id, "o2_vibration": vib_id},
         "failed_job_ids": summary.get("failed_job_ids", []),
+        "n_excluded": len(excluded), "excluded_job_ids": sorted(set(excluded)), "entries": entries,
     }
 
 
@@ -296,8 +326,10 @@ def oxidation_rows(
     rows = []
     for res in _results(store, preset, support, reference, run_id):
         dmu = delta_mu_o(T, p_bar, res["thermo"]["frequency_eV"], res["thermo"]["bond_A"])
-        best = {(b["placement"], b["n_O"]): b for b in res["best"]}
+        # only converged relaxations give numbers: an unconverged clean cell voids its system's rows
+        best = {(b["placement"], b["n_O"]): b for b in res["best"]} if res["clean_converged"] else {}
         for n in res["n_values"]:
+            here = [res["entries"].get((pl, n), {}) for pl in PLACEMENTS]
             g = {pl: gamma_at(best[(pl, n)], res["area_A2"], dmu) if (pl, n) in best else None for pl in PLACEMENTS}
             dg = None if None in g.values() else g["interface"] - g["surface"]
             rows.append({
@@ -306,6 +338,8 @@ def oxidation_rows(
                 "delta_gamma_eV_per_A2": dg,
                 "gamma_interface_J_per_m2": _si(g["interface"]), "gamma_surface_J_per_m2": _si(g["surface"]),
                 "delta_gamma_J_per_m2": _si(dg),
+                "n_candidates": {pl: int(e.get("n_candidates", 0)) for pl, e in zip(PLACEMENTS, here)},
+                "n_excluded": sum(int(e.get("n_unconverged", 0)) for e in here) + (0 if res["clean_converged"] else 1),
                 "area_A2": res["area_A2"], "preset": res["preset"], "o2_reference": res["o2_reference"],
                 "o2_shift_eV_per_O": res["shift_eV_per_O"], "T_K": float(T), "p_bar": float(p_bar), "dmu_O_eV": dmu,
                 "e_clean_eV": res["e_clean_eV"], "e_o2_eV": res["e_o2_eV"],

@@ -33,7 +33,7 @@ class OxidationMaker(Maker):
     name
         Flow name.
     relax_maker
-        Relaxation of every configuration (preset, overrides, step limit).
+        Preset and overrides of every configuration's funnel.
     settings
         The study's ``oxidation`` section.
     systems
@@ -60,8 +60,7 @@ class OxidationMaker(Maker):
         if not chosen:
             raise InputError("oxidation.systems", "no system of the study has an outer Ru-0001 film",
                              "add e.g. {support: rutile-110, films: [Ru-0001]} to systems")
-        relax = RelaxMaker(name="oxidation relax", preset=preset, preset_overrides=dict(study.preset_overrides),
-                           steps=settings.relax_steps)
+        relax = RelaxMaker(name="oxidation relax", preset=preset, preset_overrides=dict(study.preset_overrides))
         return cls(relax_maker=relax, settings=settings, systems=tuple(chosen), cell=study.cell,
                    limits=study.lattice_match, oxygen=study.oxygen)
 

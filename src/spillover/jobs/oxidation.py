@@ -1,9 +1,10 @@
 """Jobs of the oxidation analysis: configurations on the relaxed system cell, their relaxations, the summary.
 
-``oxidation_configurations`` generates the symmetry-distinct configurations on the relaxed cell
-(:mod:`spillover.build.oxidation`) and adds one relaxation per configuration and a summary job
-storing an :class:`~spillover.schemas.oxidation.OxidationDoc`. A failed relaxation does not stop the
-summary: it is listed there and not used.
+``oxidation_configurations`` counts the symmetry-distinct configurations on the relaxed cell
+(:mod:`spillover.build.oxidation`) and adds one screening funnel per placement and n
+(:func:`oxidation_funnel`, every configuration: :mod:`spillover.jobs.funnel`) and a summary job
+storing an :class:`~spillover.schemas.oxidation.OxidationDoc`. A failed funnel, or one none of whose
+final relaxations converged, does not stop the summary: it is listed there and not used.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from jobflow import Flow, Job, JobConfig, OnMissing, Response, job
 
-from spillover.jobs.relax import RelaxMaker
 from spillover.schemas import plain as _plain
+from spillover.schemas.funnel import FunnelDoc
 from spillover.schemas.oxidation import ConfigEntry, OxidationDoc, OxidationSitesDoc
 
 if TYPE_CHECKING:
@@ -34,22 +35,27 @@ def _host(clean: dict) -> Atoms:
     return calc_atoms(clean)
 
 
+def _configurations(host: Atoms, placement: str, n: int, sites) -> list:
+    from spillover.build.oxidation import configurations
+
+    return configurations(host, placement, n, None, sites=sites) if n <= len(sites) else []
+
+
 @job(output_schema=OxidationSitesDoc)
 def oxidation_configurations(
     clean: dict | None, clean_id: str, o2: dict | None, o2_id: str, correction: dict | None, correction_id: str | None,
     vibration: dict | None, vibration_id: str | None, support: str, films: list[str], preset: str,
     preset_overrides: dict, settings: dict,
 ) -> Response:
-    """Generate the configurations on the relaxed clean model; add their relaxations and the summary.
+    """Count the configurations on the relaxed clean model; add one funnel per placement and n, and the summary.
 
     Runs even when the O2 correction or vibration job failed (the summary then says so); needs the
     clean and O2 relaxations.
     """
     import numpy as np
     from jobflow import CURRENT_JOB
-    from pymatgen.io.ase import AseAtomsAdaptor
 
-    from spillover.build.oxidation import PLACEMENTS, configurations, find_sites, full_layer, max_filling
+    from spillover.build.oxidation import PLACEMENTS, find_sites, full_layer, max_filling
 
     label = "/".join([support, *films])
     clean, o2, correction, vibration = (_plain(x) for x in (clean, o2, correction, vibration))
@@ -59,34 +65,25 @@ def oxidation_configurations(
     sites = {p: find_sites(host, p) for p in PLACEMENTS}
     n_values = list(range(1, int(settings["n_max_resolved"]) + 1))
     entries: list[ConfigEntry] = []
-    relaxes: list[Job] = []
+    funnels: list[Job] = []
     skipped: list[str] = []
     n_distinct: dict[str, dict[str, int]] = {p: {} for p in PLACEMENTS}
     for placement in PLACEMENTS:
         for n in n_values:
-            found = configurations(host, placement, n, int(settings["max_configs_per_n"]), sites=sites[placement]) \
-                if n <= len(sites[placement]) else []
-            n_distinct[placement][str(n)] = found[0].n_distinct if found else 0
-            if not found:
+            count = len(_configurations(host, placement, n, sites[placement]))
+            n_distinct[placement][str(n)] = count
+            if not count:
                 skipped.append(f"{placement} n={n}")
                 continue
-            for conf in found:
-                meta = {"oxidation": {"interface": label, "clean_job_id": clean_id, **conf.metadata()}}
-                relax = RelaxMaker(
-                    name=f"oxidation {label} {placement} n={n} #{conf.index}", preset=preset,
-                    preset_overrides=preset_overrides, steps=settings.get("relax_steps"),
-                ).make(AseAtomsAdaptor.get_structure(conf.atoms), label=f"{label} {n}O@{placement} #{conf.index}",
-                       kind=KIND, metadata=meta)
-                relaxes.append(relax)
-                entries.append(ConfigEntry(placement=placement, n_O=n, config_index=conf.index,
-                                           site_indices=conf.site_indices, site_kinds=conf.site_kinds,
-                                           job_id=relax.uuid, preset=preset))
+            funnel = oxidation_funnel(clean, clean_id, label, placement, n, preset, preset_overrides,
+                                      settings["funnel"])
+            funnel.name = f"oxidation {label} {placement} n={n}"
+            funnel.update_metadata({"system": label, "placement": placement, "n_O": n})
+            funnels.append(funnel)
+            entries.append(ConfigEntry(placement=placement, n_O=n, job_id=funnel.uuid, n_candidates=count,
+                                       preset=preset))
     cell = np.asarray(host.cell)
     area = float(np.linalg.norm(np.cross(cell[0], cell[1])))
-    results = [
-        {"job_id": r.uuid, "energy_eV": r.output.energy_eV, "converged": r.output.converged, "preset": r.output.preset}
-        for r in relaxes
-    ]
     summary = oxidation_summary(
         label, support, list(films), preset,
         {"job_id": clean_id, "energy_eV": clean["energy_eV"], "preset": clean["preset"],
@@ -94,7 +91,7 @@ def oxidation_configurations(
         {"job_id": o2_id, "energy_eV": o2["energy_eV"], "preset": o2["preset"], "preset_resolved": o2["preset_resolved"],
          "bond_A": _bond(o2)},
         correction, correction_id, vibration, vibration_id,
-        [e.model_dump() for e in entries], results, settings, CURRENT_JOB.job.uuid,
+        [e.model_dump() for e in entries], [f.output for f in funnels], settings, CURRENT_JOB.job.uuid,
     )
     summary.name = f"oxidation summary {label}"
     summary.config = _tolerate_missing()
@@ -105,7 +102,43 @@ def oxidation_configurations(
         n_values=n_values, interface_lift_A=sites["interface"].lift_A, n_distinct=n_distinct,
         configurations=entries, skipped=skipped, preset=preset,
     )
-    return Response(output=doc, addition=Flow([*relaxes, summary], name=f"oxidation {label}"))
+    return Response(output=doc, addition=Flow([*funnels, summary], name=f"oxidation {label}"))
+
+
+@job(output_schema=FunnelDoc)
+def oxidation_funnel(
+    clean: dict, clean_id: str, label: str, placement: str, n: int, preset: str, preset_overrides: dict,
+    funnel: dict,
+) -> FunnelDoc:
+    """Every symmetry-distinct configuration of ``n`` O at ``placement`` through the screening funnel."""
+    from spillover.build.oxidation import find_sites
+    from spillover.jobs.funnel import run_funnel
+    from spillover.sections.funnel import FunnelSettings
+
+    host = _host(_plain(clean))
+    confs = _configurations(host, placement, n, find_sites(host, placement))
+    infos = [{"placement": placement, "n_O": n, "config_index": c.index, "site_indices": list(c.site_indices),
+              "site_kinds": list(c.site_kinds)} for c in confs]
+    meta = {"oxidation": {"interface": label, "clean_job_id": clean_id, "placement": placement, "n_O": n}}
+    return run_funnel(f"{label} {n}O@{placement}", [c.atoms for c in confs], infos, preset, preset_overrides,
+                      FunnelSettings(**funnel), kind=KIND, metadata=meta)
+
+
+def survivor_entry(entry: ConfigEntry, funnel: dict | None) -> ConfigEntry:
+    """``entry`` filled from its funnel's document: the survivor, or why there is none."""
+    if funnel is None:
+        entry.status = "failed"
+        return entry
+    entry.n_unconverged = int(funnel.get("n_unconverged", 0))
+    if funnel.get("survivor") is None:
+        entry.status, entry.converged = "not converged", False
+        return entry
+    calc = funnel["survivors"][0]
+    info = funnel["candidates"][funnel["survivor"]]["info"]
+    entry.config_index, entry.site_indices, entry.site_kinds = info["config_index"], info["site_indices"], info["site_kinds"]
+    entry.energy_eV, entry.converged, entry.preset = float(calc["energy_eV"]), True, calc["preset"]
+    entry.status = "ok"
+    return entry
 
 
 def _bond(o2: dict) -> float:
@@ -123,23 +156,15 @@ def oxidation_summary(
 ) -> OxidationDoc:
     """Collect the relaxations of one interface: best configuration per placement and n, gamma, onsets.
 
-    Failed relaxations (no stored output) are listed and not used.
+    Failed funnels (no stored output) are listed and not used; so are funnels none of whose final
+    relaxations converged.
     """
     from spillover.analysis.oxidation import best_configurations, check_same_preset, gamma_grid, onsets
     from spillover.analysis.thermo import O2_EXP_BOND_A, O2_EXP_FREQUENCY_EV
 
     correction, vibration = _plain(correction), _plain(vibration)
-    configs = []
-    for entry, result in zip(entries, results):
-        conf = ConfigEntry(**entry)
-        energy = None if result is None else result.get("energy_eV")
-        if energy is None:
-            conf.status = "failed"
-        else:
-            conf.energy_eV, conf.converged, conf.preset = float(energy), result.get("converged"), result.get("preset")
-            conf.status = "ok" if conf.converged else "not converged"
-        configs.append(conf)
-    check_same_preset([clean, o2, *({"preset": c.preset} for c in configs if c.status != "failed")])
+    configs = [survivor_entry(ConfigEntry(**entry), _plain(result)) for entry, result in zip(entries, results)]
+    check_same_preset([clean, o2, *({"preset": c.preset} for c in configs if c.status == "ok")])
 
     note = ""
     shift, reference, corr_id = 0.0, "raw", None
@@ -156,7 +181,7 @@ def oxidation_summary(
         else:
             note = (note + "; " if note else "") + "computed O2 stretch missing or imaginary; experimental frequency used"
 
-    usable = [c.model_dump() for c in configs if c.status != "failed"]
+    usable = [c.model_dump() for c in configs if c.status == "ok"]
     best = best_configurations(usable, clean["energy_eV"], o2["energy_eV"], shift)
     thermo = {"frequency_eV": freq, "bond_A": bond}
     grid = gamma_grid(best, clean["area_A2"], settings["temperatures_K"], settings["pressures_bar"], thermo)

@@ -17,16 +17,19 @@ import numpy as np
 from atomate2.ase.jobs import AseRelaxMaker
 from atomate2.ase.utils import OPTIMIZERS, AseRelaxer
 from jobflow import job
+from ase import Atoms
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from spillover.calculators import (
     Preset,
+    calculator_parameters,
     close_calculator,
     gpaw_calculator,
     load_preset,
     make_calculator,
 )
+from spillover.jobs.reuse import stored_calculation
 from spillover.jobs.checkpoint import CHECKPOINT_SUBDIR, RelaxCheckpoint, RelaxRecorder
 from spillover.jobs.scf import GuardedCalculator, ScfConvergenceFailed
 from spillover.schemas import CalcDoc, IonicStep, as_structure, content_hash, fixed_indices
@@ -107,6 +110,21 @@ class RelaxMaker(AseRelaxMaker):
         """The preset with this job's overrides."""
         return load_preset(self.preset, self.preset_overrides or None)
 
+    def task_settings(self, preset: Preset) -> dict:
+        """The settings of this calculation that enter its content hash besides structure and calculator."""
+        steps = preset.relax.steps if self.steps is None else self.steps
+        fmax = preset.relax.fmax if self.fmax is None else self.fmax
+        return {"steps": steps, "fmax": fmax, "relax_cell": self.relax_cell, "optimizer": preset.relax.optimizer}
+
+    def content_hash(self, structure: Structure | Atoms) -> str:
+        """The content hash :meth:`compute` gives ``structure``, without building the calculator."""
+        preset = self.resolved_preset()
+        atoms = structure.copy() if isinstance(structure, Atoms) else AseAtomsAdaptor.get_atoms(structure)
+        params = calculator_parameters(preset, atoms)
+        if preset.calculator == "gpaw" and "dipolelayer" in params.get("poissonsolver", {}):
+            atoms.pbc = [True, True, False]  # as make_calculator does
+        return content_hash(atoms, params, self.task_settings(preset))
+
     @job(output_schema=CalcDoc)
     def make(  # type: ignore[override]
         self,
@@ -129,19 +147,23 @@ class RelaxMaker(AseRelaxMaker):
         metadata
             Extra provenance stored with the result.
         """
-        return self.compute(as_structure(structure), label=label, kind=kind, metadata=metadata)
+        structure = as_structure(structure)
+        stored = stored_calculation(self.content_hash(structure))
+        if stored is not None:
+            return stored.model_copy(update={"label": label or stored.label, "kind": kind,
+                                             "metadata": metadata or {}})
+        return self.compute(structure, label=label, kind=kind, metadata=metadata)
 
     def compute(
         self, structure: Structure, label: str = "", kind: str = "bulk", metadata: dict | None = None
     ) -> CalcDoc:
         """Do the work of :meth:`make` outside jobflow (used by tests and other jobs)."""
         preset = self.resolved_preset()
-        steps = preset.relax.steps if self.steps is None else self.steps
-        fmax = preset.relax.fmax if self.fmax is None else self.fmax
+        task = self.task_settings(preset)
+        steps, fmax = task["steps"], task["fmax"]
         atoms = AseAtomsAdaptor.get_atoms(structure)
         with contextlib.redirect_stdout(io.StringIO()):  # CHGNet prints its device to stdout
             inner, params = make_calculator(preset, atoms, stress=self.relax_cell)
-        task = {"steps": steps, "fmax": fmax, "relax_cell": self.relax_cell, "optimizer": preset.relax.optimizer}
         digest = content_hash(atoms, params, task)
         input_atoms = atoms.copy()
         fixed = fixed_indices(atoms)

@@ -79,6 +79,10 @@ class CalcDoc(Document):
         "needed. 'parameters' of the document are those of the last (successful) attempt.",
     )
     metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form provenance (study, sources).")
+    reused_from_job_id: str | None = Field(
+        None, description="uuid of the stored calculation this one is a copy of (same content hash, converged); "
+        "None: computed by this job.",
+    )
 
     _structures = field_validator("structure", "input_structure", mode="before")(structure_as_dict)
 

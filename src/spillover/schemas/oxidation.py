@@ -50,19 +50,21 @@ class O2CorrectionDoc(Document):
 
 
 class ConfigEntry(BaseModel):
-    """One oxidation configuration and the relaxation that computed it."""
+    """The survivor of one placement and n: the funnel's lowest converged relaxation."""
 
     placement: Literal["interface", "surface"] = Field(description="Where the extra O atoms sit.")
     n_O: int = Field(description="Number of extra O atoms.")
-    config_index: int = Field(description="Index among the configurations kept for this placement and n.")
-    site_indices: list[int] = Field(description="Indices of the filled sites in the site list.")
-    site_kinds: list[str] = Field(description="'fcc' or 'hcp' per filled site.")
-    job_id: str = Field(description="uuid of the relaxation job.")
-    energy_eV: float | None = Field(None, description="Final total energy (eV); None if the relaxation failed.")
-    converged: bool | None = Field(None, description="Whether the relaxation reached its force threshold.")
+    job_id: str = Field(description="uuid of the funnel job (its document holds every candidate and the relaxations).")
+    n_candidates: int = Field(0, description="Symmetry-distinct configurations the funnel screened.")
+    config_index: int | None = Field(None, description="Candidate index of the survivor; None if none converged.")
+    site_indices: list[int] = Field(default_factory=list, description="Indices of the survivor's filled sites.")
+    site_kinds: list[str] = Field(default_factory=list, description="'fcc', 'hcp' or 'lattice' per filled site.")
+    energy_eV: float | None = Field(None, description="Survivor's total energy (eV); None if none converged.")
+    converged: bool | None = Field(None, description="Whether the survivor's relaxation met its force threshold.")
+    n_unconverged: int = Field(0, description="Final relaxations of the funnel that did not converge (excluded).")
     preset: str | None = Field(None, description="Preset of the relaxation (checked against the others).")
     status: Literal["planned", "ok", "not converged", "failed"] = Field(
-        "planned", description="ok / not converged (used, flagged) / failed (listed, not used)."
+        "planned", description="ok / not converged (no final relaxation converged: excluded) / failed (the funnel job)."
     )
 
 
@@ -78,7 +80,7 @@ class OxidationSitesDoc(Document):
     n_values: list[int] = Field(description="Numbers of extra O atoms computed.")
     interface_lift_A: float = Field(description="Rigid lift of the film applied with interfacial O (Å).")
     n_distinct: dict[str, dict[str, int]] = Field(description="placement -> n -> symmetry-distinct site sets found.")
-    configurations: list[ConfigEntry] = Field(description="The configurations relaxed (energies in the summary).")
+    configurations: list[ConfigEntry] = Field(description="One funnel per placement and n (energies in the summary).")
     skipped: list[str] = Field(default_factory=list, description="(placement, n) without any valid configuration.")
 
 

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from spillover.sections.base import COUNT, Distinct, Pressure, Section, StepLimit, Temperature
+from spillover.sections.base import Distinct, Pressure, Section, Temperature
+from spillover.sections.funnel import FunnelSettings
 
 
 class OxidationSettings(Section):
@@ -22,7 +23,10 @@ class OxidationSettings(Section):
         description="Largest number of extra O atoms, or 'full-layer' (one O per Ru of the contact layer, capped at "
         "what both placements hold).",
     )
-    max_configs_per_n: int = COUNT.field(2, description="Symmetry-distinct configurations relaxed per placement and n.")
+    funnel: FunnelSettings = Field(
+        default_factory=FunnelSettings,
+        description="Every symmetry-distinct configuration of each placement and n goes through this funnel.",
+    )
     temperatures_K: list[Temperature] = Field(
         default_factory=lambda: [300.0, 500.0, 700.0, 900.0], min_length=1, max_length=100,
         description="Temperatures of the (T, p) grid (K).",
@@ -31,7 +35,6 @@ class OxidationSettings(Section):
         default_factory=lambda: [1e-10, 1e-5, 1.0], min_length=1, max_length=100,
         description="O2 pressures of the (T, p) grid (bar).",
     )
-    relax_steps: StepLimit | None = Field(None, description="Most optimizer steps per relaxation; null: the preset's.")
 
     @field_validator("n_max", mode="before")
     @classmethod
