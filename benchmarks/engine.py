@@ -8,7 +8,8 @@
    subset of ``--sample`` candidates per funnel is relaxed and its force calls and wall time scaled
    to the funnel's candidate count (printed as such).
 
-Prints the figures and the ratios (one-by-one / engine) of force calls and of wall time.
+Prints the figures, the ratios (one-by-one / engine) of force calls and of wall time, and whether any
+sampled candidate relaxed one by one ends below its funnel's survivor (one the funnel missed).
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def one_by_one(store, sample: int, seed: int) -> dict[str, float]:
 
     preset = load_preset("screen")
     rng = random.Random(seed)
-    totals = {"candidates": 0, "relaxed": 0, "force_calls": 0.0, "wall_s": 0.0, "unconverged": 0}
+    totals = {"candidates": 0, "relaxed": 0, "force_calls": 0.0, "wall_s": 0.0, "unconverged": 0,
+              "below_survivor": 0, "largest_gain_eV": 0.0}
     for d in store.query({"output.doc_type": "funnel", "output.reused_from_job_id": None}, properties=["output"]):
         funnel = d["output"]
         meta = funnel["survivors"][0]["metadata"]["oxidation"]
@@ -79,6 +81,10 @@ def one_by_one(store, sample: int, seed: int) -> dict[str, float]:
             wall += time.perf_counter() - start
             calls += opt.nsteps + 1
             totals["unconverged"] += 0 if converged else 1
+            # a sampled candidate that ends lower than the funnel's survivor is one the funnel missed
+            gain = funnel["survivors"][0]["energy_eV"] - atoms.get_potential_energy()
+            totals["below_survivor"] += int(converged and gain > 0.01)
+            totals["largest_gain_eV"] = max(totals["largest_gain_eV"], gain)
         scale = len(confs) / len(picks)
         totals["candidates"] += len(confs)
         totals["relaxed"] += len(picks)
@@ -113,6 +119,8 @@ def main() -> None:
         print(f"one by one (plain ASE FIRE, 1 process): {ref['relaxed']} of {ref['candidates']} candidates relaxed, "
               f"{ref['unconverged']} of them unconverged at the preset's step limit; scaled to all: "
               f"{ref['force_calls']:.0f} force calls, {ref['wall_s']:.0f} s")
+        print(f"sampled candidates ending more than 0.01 eV below their funnel's survivor: {ref['below_survivor']} "
+              f"(largest E(survivor) - E(sampled): {ref['largest_gain_eV']:+.3f} eV)")
         print(f"ratio one-by-one / engine: force calls {ref['force_calls'] / max(calls1, 1):.1f}x, "
               f"wall time {ref['wall_s'] / wall1:.1f}x")
 

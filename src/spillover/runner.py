@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from spillover.settings import get_settings
 from spillover.store import DatabaseUnavailable, connect, describe
@@ -88,7 +88,8 @@ def run_study(study: Study, preset: str, db: str | None = None, scratch: Path | 
     root.mkdir(parents=True, exist_ok=True)
     console.print(f"study [bold]{study.name}[/] preset [bold]{preset}[/] run {run_id}: {len(flow.jobs)} jobs -> {describe(db)}")
 
-    columns = [TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    columns = [TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TimeRemainingColumn()]  # estimated from the jobs known so far
     jobflow_logger = logging.getLogger("jobflow")
     with Progress(*columns, console=console) as progress:
         task_id = progress.add_task("starting", total=len(flow.jobs))
