@@ -61,7 +61,7 @@ def one_by_one(store, sample: int, seed: int) -> dict[str, float]:
     preset = load_preset("screen")
     rng = random.Random(seed)
     totals = {"candidates": 0, "relaxed": 0, "force_calls": 0.0, "wall_s": 0.0, "unconverged": 0,
-              "below_survivor": 0, "largest_gain_eV": 0.0}
+              "below_survivor": 0, "largest_gain_eV": float("-inf")}
     for d in store.query({"output.doc_type": "funnel", "output.reused_from_job_id": None}, properties=["output"]):
         funnel = d["output"]
         meta = funnel["survivors"][0]["metadata"]["oxidation"]

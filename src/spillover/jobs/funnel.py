@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from spillover.jobs.reuse import stored_output
+from spillover.jobs.reuse import stored_copy
 from spillover.schemas.funnel import Candidate, FunnelDoc, StageCost
 from spillover.sections.funnel import FunnelSettings
 from spillover.workers import map_tasks, worker_count
@@ -119,12 +119,9 @@ def run_funnel(
     if len(candidates) != len(infos) or not candidates:
         raise ValueError(f"{label}: {len(candidates)} candidates with {len(infos)} descriptions")
     digest = funnel_hash(candidates, preset, preset_overrides, settings)
-    found = stored_output("funnel", digest, store=store)
-    if found is not None:
-        origin, output = found
-        fields = {k: v for k, v in output.items() if not k.startswith("@")}
-        fields["reused_from_job_id"] = origin
-        return FunnelDoc(**fields)
+    stored = stored_copy(FunnelDoc, "funnel", digest, store=store)
+    if stored is not None:
+        return stored
 
     workers = worker_count() if workers is None else workers
     base = {"preset": preset, "preset_overrides": preset_overrides, "kind": kind, "checkpoint_dir": checkpoint_dir}

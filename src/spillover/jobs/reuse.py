@@ -47,20 +47,22 @@ def stored_output(doc_type: str, digest: str, extra: dict | None = None, store: 
     return origin, output
 
 
-def stored_calculation(digest: str, store: Any = None):
-    """A copy of the stored converged calculation with this content hash, or None.
+def stored_copy(model: type, doc_type: str, digest: str, extra: dict | None = None, store: Any = None):
+    """A copy (``model``) of the stored output of ``doc_type`` with this content hash, or None.
 
-    Returns
-    -------
-    CalcDoc or None
-        The stored document with ``reused_from_job_id`` set to the job that computed it.
+    The copy's ``reused_from_job_id`` names the job that computed it.
     """
-    from spillover.schemas import CalcDoc
-
-    found = stored_output("calculation", digest, {"converged": True}, store)
+    found = stored_output(doc_type, digest, extra, store)
     if found is None:
         return None
     origin, output = found
     fields = {k: v for k, v in output.items() if not k.startswith("@")}
     fields["reused_from_job_id"] = origin
-    return CalcDoc(**fields)
+    return model(**fields)
+
+
+def stored_calculation(digest: str, store: Any = None):
+    """A copy of the stored converged calculation (CalcDoc) with this content hash, or None."""
+    from spillover.schemas import CalcDoc
+
+    return stored_copy(CalcDoc, "calculation", digest, {"converged": True}, store)
