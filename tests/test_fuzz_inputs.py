@@ -142,7 +142,7 @@ _LIST_ENTRY_BAD = {  # a key holding a list of bounded numbers: one bad entry
 def container_mutation(draw: st.DrawFn) -> tuple[str, dict]:
     data = dict(BASES[draw(st.sampled_from(BASE_NAMES))])
     choice = draw(st.sampled_from([
-        "temperatures", "pressures", "ru_supercell", "ru_surface_repeat", "bulk_supercells", "barrier_supercell",
+        "temperatures", "pressures", "deep_layers", "bulk_supercells", "barrier_supercell",
         "film_layers", "max_hops", "too_many", "tuple_length",
     ]))
     if choice in ("temperatures", "pressures"):
@@ -151,11 +151,11 @@ def container_mutation(draw: st.DrawFn) -> tuple[str, dict]:
         values = draw(st.lists(st.just(good[0]), max_size=5))
         values.insert(draw(st.integers(0, len(values))), draw(_LIST_ENTRY_BAD[key]))
         data["oxidation"] = {**(data.get("oxidation") or {}), key[1]: values}
-    elif choice in ("ru_supercell", "ru_surface_repeat"):
-        n = 3 if choice == "ru_supercell" else 2
-        values = [2] * n
-        values[draw(st.integers(0, n - 1))] = draw(_REPEAT_BAD)
-        data["mu_profile"] = {**(data.get("mu_profile") or {}), choice: values}
+    elif choice == "deep_layers":
+        values = [3, 4]  # support layers 1..20
+        values[draw(st.integers(0, 1))] = draw(st.integers(min_value=21) | st.integers(max_value=0) | st.floats()
+                                               | st.booleans() | st.text(max_size=4))
+        data["mu_profile"] = {**(data.get("mu_profile") or {}), "verdict": {"deep_layers": values}}
     elif choice == "bulk_supercells":
         bulk = draw(st.sampled_from(["rutile", "anatase"]))
         cell = [2, 2, 2]
@@ -190,7 +190,7 @@ def container_mutation(draw: st.DrawFn) -> tuple[str, dict]:
             data[section] = {**(data.get(section) or {}), key: [entry] * draw(st.integers(101, 1000))}
     else:  # tuples of the wrong length
         values = draw(st.lists(st.integers(1, 3), max_size=8).filter(lambda v: len(v) != 3))
-        data["mu_profile"] = {**(data.get("mu_profile") or {}), "ru_supercell": values}
+        data["mu_profile"] = {**(data.get("mu_profile") or {}), "bulk_supercells": {"rutile": [values]}}
     return choice, data
 
 

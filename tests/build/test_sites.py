@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 
-from spillover.build.mu_profile import hollow_sites
 from spillover.build.sites import HCP_TOL, hollow_kinds, in_plane_offsets, nearest_in_plane
 from spillover.build.slabs import make_slab
 from spillover.errors import InputError
@@ -40,17 +39,6 @@ def test_ru_0001_2x2_has_four_fcc_and_four_hcp_hollows(ru_2x2):
     for kind, dist in zip(kinds, d):
         # hcp: a second-layer atom right under it; fcc: a/sqrt(3) from the nearest one
         assert dist == pytest.approx(0.0 if kind == "hcp" else A_RU / math.sqrt(3), abs=1e-3)
-
-
-def test_hollow_sites_use_the_rule_and_stand_for_their_orbit(ru_2x2):
-    sites = {s.site: s for s in hollow_sites(ru_2x2)}
-    assert set(sites) == {"fcc hollow", "hcp hollow"}
-    second = ru_2x2.positions[ru_2x2.arrays["layer"] == 2]
-    assert nearest_in_plane([sites["hcp hollow"].position], second, ru_2x2.cell)[0] < 1e-3
-    assert nearest_in_plane([sites["fcc hollow"].position], second, ru_2x2.cell)[0] > 1.5
-    for s in sites.values():  # the four hollows of each kind of the 2x2 cell are one orbit
-        assert len(s.equivalent) == 4 and s.equivalent[0] == s.position
-        assert set(hollow_kinds(s.equivalent, second, ru_2x2.cell)) == {s.site.split()[0]}
 
 
 def test_in_plane_distances_are_periodic():

@@ -1,23 +1,22 @@
-"""Oxygen sites along the spillover path, for the O chemical-potential profile.
+"""Oxygen sites along the spillover path, in each system's own interface cell (docs/science.md, "Quantities").
 
-Five regions (docs/science.md, "Quantities"):
+Occupied lattice sites are vacated, empty sites filled:
 
-``support-surface``
-    the outermost O of the bare support slab (bridging O of r-TiO2(110), two-fold O of a-TiO2(101));
-``support-bulk``
-    every other symmetry-distinct O site of the support slab down to layer L, and a vacancy in a
-    bulk supercell as the deep-bulk limit;
-``interface``
-    O of the interfacial RuO2 layer and of the support's top layer under the film (rutile: the
-    r-TiO2/RuO2/Ru stack; anatase: the Ru/a-TiO2 interface);
-``ru-bulk``
-    octahedral and tetrahedral interstitial O in an hcp Ru supercell;
-``ru-surface``
-    O in the hcp and fcc hollows of Ru(0001) at 0.25 ML (2x2 cell).
+``support``
+    every symmetry-distinct O of support layers 1..L, counted from the interface (vacancies);
+``interlayer``
+    every symmetry-distinct O of the oxide films (the interfacial RuO2) (vacancies);
+``interface``, ``ru-surface``
+    the interfacial and outer-surface O sites of :mod:`spillover.build.oxidation` (n = 1);
+``ru-interstitial``
+    octahedral and tetrahedral holes between the Ru layers of the film (:mod:`spillover.build.film_sites`);
+``bulk-reference``
+    a vacancy in a bulk supercell of the support, two sizes (the deep limit and its finite-size change);
+``bare-slab``
+    vacancies of a bare support slab, a labelled comparison only.
 
-Lattice O sites are removed (vacancies, reduced by symmetry with
-:func:`spillover.build.barriers.vacancy_sites`); interstitial and adsorbed O are added. Either way
-``E_b = E(host with O) - E(host without it) - 1/2 E(O2)``.
+For an occupied site ``E_b = E(cell) - E(cell without that O) - 1/2 E(O2)``, for an empty one
+``E_b = E(cell with O) - E(cell) - 1/2 E(O2)``; O moves towards lower E_b.
 """
 
 from __future__ import annotations
@@ -26,14 +25,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from ase import Atoms
-from ase.build import make_supercell
-
 from spillover.build.barriers import vacancy_sites
-from spillover.build.sites import hollow_kinds
-from spillover.build.symmetry import SYMPREC, point_orbits
 from spillover.errors import InputError
 
-REGIONS = ("support-surface", "support-bulk", "interface", "ru-bulk", "ru-surface")
+REGIONS = ("support", "interlayer", "interface", "ru-interstitial", "ru-surface", "bulk-reference", "bare-slab")
+#: Distance (Å) between a defect of the cell and its in-plane images below which the table says so.
+PROFILE_IMAGE_DISTANCE_A = 6.0
 
 
 @dataclass
@@ -45,7 +42,7 @@ class OxygenSite:
     region
         One of :data:`REGIONS`.
     site
-        Short label, e.g. ``'L2:O14'``, ``'bridging O'``, ``'octahedral'``, ``'hcp hollow'``.
+        Short label, e.g. ``'L2:O14'``, ``'RuO2 O131'``, ``'bulk 3x3x4'``, ``'outermost O'``.
     kind
         ``'vacancy'`` (a lattice O removed from the host) or ``'added'`` (O put into the host).
     index
@@ -53,7 +50,8 @@ class OxygenSite:
     position
         Cartesian position of the O (Å).
     layer
-        Layer of the site (1 = outermost), ``None`` where layers do not apply.
+        Layer of the site (support: 1 = at the interface; bare slab: 1 = outermost), ``None`` where
+        layers do not apply.
     equivalent
         Host indices (vacancies) or positions (added O) the site stands for, itself first.
     """
@@ -91,11 +89,53 @@ def with_site(host: Atoms, site: OxygenSite) -> tuple[Atoms, Atoms]:
     return with_o, host
 
 
-def support_slab_sites(slab: Atoms, depth: int) -> list[OxygenSite]:
-    """Surface and sub-surface O vacancy sites of a support slab, layers 1..``depth``.
+def cell_vacancy_sites(cell: Atoms, depth: int) -> list[OxygenSite]:
+    """Symmetry-distinct lattice O of an interface cell: support layers 1..``depth`` and the oxide films.
 
-    The ``support-surface`` site is the outermost O (largest z of layer 1); every other
-    symmetry-distinct O of layers 1..``depth`` is a ``support-bulk`` site of its layer.
+    Support layers count from the interface (the cell's ``layer`` array, part 0); every O of a film
+    part (the interfacial RuO2) is an ``interlayer`` site. The cell's operations (the film on top
+    breaks most of the support's) reduce the sites.
+
+    Raises
+    ------
+    InputError
+        ``depth`` exceeds the support layers that are not fixed.
+    """
+    from spillover.schemas import fixed_indices
+
+    layer, part = cell.arrays["layer"], cell.arrays["part"]
+    fixed = set(fixed_indices(cell))
+    free = sorted({int(layer[i]) for i in range(len(cell)) if part[i] == 0 and i not in fixed})
+    if depth < 1 or free[:depth] != list(range(1, depth + 1)):
+        raise InputError("mu_profile.support_layers_probed",
+                         f"L = {depth} but the cell has {len(free)} support layers that are not fixed",
+                         f"1..{len(free)} (or raise cell.support_layers)")
+    symbols = cell.get_chemical_symbols()
+    oxide_parts = {int(p) for p, sym in zip(part, symbols) if p > 0 and sym == "O"}
+
+    def allow(k: int) -> bool:
+        return bool((part[k] == 0 and layer[k] <= depth) or int(part[k]) in oxide_parts)
+
+    out = []
+    for s in vacancy_sites(cell, "O", allow=allow):
+        if s.part == 0:
+            out.append(OxygenSite("support", f"L{s.layer}:O{s.index}", "vacancy", s.index,
+                                  cell.positions[s.index].tolist(), s.layer, s.equivalent))
+        else:
+            out.append(OxygenSite("interlayer", f"RuO2 O{s.index}", "vacancy", s.index,
+                                  cell.positions[s.index].tolist(), s.layer, s.equivalent))
+    return out
+
+
+def without_atom(atoms: Atoms, index: int) -> Atoms:
+    """A copy of ``atoms`` with atom ``index`` removed (arrays and fixed atoms follow)."""
+    out = atoms.copy()
+    del out[index]
+    return out
+
+
+def support_slab_sites(slab: Atoms, depth: int) -> list[OxygenSite]:
+    """O vacancy sites of a bare support slab, layers 1..``depth`` (1 = outermost): the comparison.
 
     Raises
     ------
@@ -110,115 +150,23 @@ def support_slab_sites(slab: Atoms, depth: int) -> list[OxygenSite]:
     if depth < 1 or depth > len(free_layers):
         raise InputError(
             "mu_profile.support_layers_probed",
-            f"L = {depth} but the support slab has {len(free_layers)} free layers",
+            f"L = {depth} but the bare support slab has {len(free_layers)} free layers",
             f"1..{len(free_layers)} (raise mu_profile.slab_layers)",
         )
     sites = vacancy_sites(slab, "O", allow=lambda k: layers[k] <= depth)
     z = slab.positions[:, 2]
     top = max((s for s in sites if s.layer == 1), key=lambda s: z[s.index])
-    out = []
-    for s in sites:
-        region = "support-surface" if s is top else "support-bulk"
-        label = "outermost O" if s is top else f"L{s.layer}:O{s.index}"
-        out.append(OxygenSite(region, label, "vacancy", s.index, slab.positions[s.index].tolist(), s.layer, s.equivalent))
-    return out
+    return [OxygenSite("bare-slab", "outermost O" if s is top else f"L{s.layer}:O{s.index}", "vacancy", s.index,
+                       slab.positions[s.index].tolist(), s.layer, s.equivalent) for s in sites]
 
 
-def bulk_vacancy_site(bulk: Atoms) -> OxygenSite:
+def bulk_vacancy_site(bulk: Atoms, name: str = "bulk") -> OxygenSite:
     """The O vacancy of a bulk supercell (all O equivalent in rutile and anatase)."""
     sites = vacancy_sites(bulk, "O")
     if len(sites) != 1:
         raise InputError("mu_profile", f"expected one distinct O site in the bulk, found {len(sites)}")
     s = sites[0]
-    return OxygenSite("support-bulk", "bulk limit", "vacancy", s.index, bulk.positions[s.index].tolist(), None, s.equivalent)
-
-
-def interface_sites(interface: Atoms) -> list[OxygenSite]:
-    """O vacancy sites at the buried interface: the support's top layer and the oxide film.
-
-    In the r-TiO2/RuO2/Ru stack these are the O of the interfacial RuO2 layer (part 1, both its
-    oxide/oxide and oxide/metal side) and of the TiO2 layer beneath it; at Ru/a-TiO2 the O of
-    the support's top layer under the Ru.
-    """
-    part, layer = interface.arrays["part"], interface.arrays["layer"]
-    film_oxide = {int(p) for p, s in zip(part, interface.get_chemical_symbols()) if p > 0 and s == "O"}
-
-    def allow(k: int) -> bool:
-        return (part[k] == 0 and layer[k] == 1) or int(part[k]) in film_oxide
-
-    out = []
-    for s in vacancy_sites(interface, "O", allow=allow):
-        name = "TiO2" if s.part == 0 else "RuO2"
-        out.append(
-            OxygenSite("interface", f"{name} L{s.layer}:O{s.index}", "vacancy", s.index,
-                       interface.positions[s.index].tolist(), s.layer, s.equivalent)
-        )
-    return out
-
-
-def interstitial_sites(host: Atoms, symprec: float = SYMPREC) -> list[OxygenSite]:
-    """Symmetry-distinct interstitial sites of a metal: Voronoi vertices, named by coordination.
-
-    The holes of a close-packed metal are the vertices of its Voronoi diagram; a vertex with
-    six nearest metal atoms is ``octahedral``, with four ``tetrahedral``. They are grouped into
-    orbits of the host's operations (:func:`spillover.build.symmetry.point_orbits`).
-    """
-    from scipy.spatial import Voronoi
-
-    cell = np.asarray(host.cell)
-    shifts = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)]) @ cell
-    cloud = (host.positions[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
-    vertices = Voronoi(cloud).vertices
-    frac = np.linalg.solve(cell.T, vertices.T).T
-    frac = frac[np.all((frac > -0.01) & (frac < 1.01), axis=1)]
-    frac = np.round(frac, 4) % 1.0 % 1.0  # the second % maps a rounded 1.0 back to 0
-    _, keep = np.unique(np.round(frac, 3), axis=0, return_index=True)
-    frac = frac[np.sort(keep)]
-    out = []
-    for members in point_orbits(host, frac @ cell, symprec=symprec):
-        p = frac[members[0]] @ cell
-        d = np.sort(np.linalg.norm(cloud - p, axis=1))
-        coordination = int((d < d[0] + 0.1).sum())
-        name = {6: "octahedral", 4: "tetrahedral"}.get(coordination, f"{coordination}-fold")
-        out.append(OxygenSite("ru-bulk", name, "added", None, p.tolist(), None, [(frac[m] @ cell).tolist() for m in members]))
-    return sorted(out, key=lambda s: s.site)
-
-
-def hollow_sites(slab: Atoms, height: float = 1.3) -> list[OxygenSite]:
-    """The hcp and fcc hollows of an hcp(0001) slab's top surface, one site of each kind.
-
-    The hollows are pymatgen's AdsorbateSiteFinder's; a hollow with a second-layer atom right
-    below it is ``hcp``, otherwise ``fcc`` (:func:`spillover.build.sites.hollow_kinds`). Each site
-    stands for its orbit under the slab's operations that keep +z
-    (:func:`spillover.build.symmetry.point_orbits`): every hollow of its kind on a clean
-    hcp(0001) surface.
-    """
-    from pymatgen.analysis.adsorption import AdsorbateSiteFinder
-    from pymatgen.core.surface import Slab
-    from pymatgen.io.ase import AseAtomsAdaptor
-
-    structure = AseAtomsAdaptor.get_structure(slab)
-    pmg_slab = Slab(
-        structure.lattice, structure.species, structure.frac_coords, miller_index=(0, 0, 1),
-        oriented_unit_cell=structure, shift=0, scale_factor=np.eye(3), site_properties=structure.site_properties,
-    )
-    finder = AdsorbateSiteFinder(pmg_slab, selective_dynamics=False)
-    found = finder.find_adsorption_sites(distance=height, positions=["hollow"], symm_reduce=0)["hollow"]
-    hollows = np.asarray(found, dtype=float).reshape(-1, 3)
-    kinds = hollow_kinds(hollows, slab.positions[slab.arrays["layer"] == 2], slab.cell)
-    out: dict[str, OxygenSite] = {}
-    for orbit in point_orbits(slab, hollows, keep_z=True):
-        name = f"{kinds[orbit[0]]} hollow"
-        out.setdefault(name, OxygenSite("ru-surface", name, "added", None, hollows[orbit[0]].tolist(), 1,
-                                        [hollows[m].tolist() for m in orbit]))
-    return [out[k] for k in sorted(out)]
-
-
-def ru_supercell(bulk: Atoms, repeat: tuple[int, int, int]) -> Atoms:
-    """An hcp Ru supercell ``repeat`` times the conventional cell."""
-    if any(r < 1 for r in repeat):
-        raise InputError("mu_profile.ru_supercell", f"entries must be >= 1, got {list(repeat)}")
-    return make_supercell(bulk, np.diag(repeat))
+    return OxygenSite("bulk-reference", name, "vacancy", s.index, bulk.positions[s.index].tolist(), None, s.equivalent)
 
 
 SUPPORT_BULK = {"rutile-110": "rutile", "anatase-101": "anatase"}
@@ -252,22 +200,12 @@ def in_plane_repeat(atoms: Atoms) -> tuple[int, int]:
     raise InputError("mu_profile", "no in-plane repeat up to 5x5 keeps a defect 5 Å from its images")
 
 
-def build_host(kind: str, bulk: Atoms, settings: dict, support: str | None = None) -> Atoms:
-    """The host structure of one region, cut from ``bulk`` (pure function, also used at run time).
+def build_host(kind: str, bulk: Atoms, settings: dict, support: str) -> Atoms:
+    """The bare slab (``support-slab``) or bulk supercell (``bulk-supercell-<i>``) of a support, cut from ``bulk``.
 
-    Slabs and interfaces are repeated in plane (:func:`in_plane_repeat`) so that a defect is at
-    least 5 Å from its images; the bulk and Ru supercells are the study's sizes.
-
-    Parameters
-    ----------
-    kind
-        ``support-slab``, ``bulk-supercell-<i>``, ``interface``, ``ru-supercell`` or ``ru-slab``.
-    bulk
-        The bulk to cut from (experimental or relaxed); for ``interface`` the interface model.
-    settings
-        The study's ``mu_profile`` settings as a dict.
-    support
-        Support facet for ``support-slab``.
+    A pure function, used on the CIF bulk when the flow is planned and on the relaxed bulk at run time.
+    The bare slab is repeated in plane (:func:`in_plane_repeat`) so that a vacancy is at least 5 Å from
+    its images; the bulk supercells are the study's sizes.
     """
     from ase.build import make_supercell
 
@@ -277,31 +215,17 @@ def build_host(kind: str, bulk: Atoms, settings: dict, support: str | None = Non
         args = {"layers": settings["slab_layers"], "vacuum": settings["vacuum"], "fixed_layers": settings["fixed_layers"]}
         repeat = in_plane_repeat(make_slab(support, bulk=bulk, **args))
         return make_slab(support, bulk=bulk, repeat=repeat, **args)
-    if kind == "interface":
-        n1, n2 = in_plane_repeat(bulk)
-        return make_supercell(bulk, np.diag([n1, n2, 1])) if (n1, n2) != (1, 1) else bulk.copy()
     if kind.startswith("bulk-supercell-"):
         repeat = settings["bulk_supercells"][SUPPORT_BULK[support]][int(kind.rsplit("-", 1)[1])]
         return make_supercell(bulk, np.diag(repeat))
-    if kind == "ru-supercell":
-        return ru_supercell(bulk, tuple(settings["ru_supercell"]))
-    if kind == "ru-slab":
-        return make_slab("Ru-0001", bulk=bulk, repeat=tuple(settings["ru_surface_repeat"]),
-                         layers=settings["ru_surface_layers"], vacuum=settings["vacuum"], fixed_layers=1)
     raise ValueError(f"unknown host kind {kind!r}")
 
 
-HOST_FIELD = {"ru-supercell": "mu_profile.ru_supercell", "ru-slab": "mu_profile.ru_surface_repeat"}
-
-
 def check_image_distance(host: Atoms, kind: str) -> None:
-    """Raise InputError when a point defect in ``host`` would sit closer than 5 Å to its images.
-
-    For slabs and interfaces only the in-plane cell vectors count.
-    """
+    """Raise InputError when a vacancy in a bare slab or bulk supercell would sit closer than 5 Å to its images."""
     distance = image_distance(host, 2 if "layer" in host.arrays else 3)
     if distance < MIN_IMAGE_DISTANCE_A - 1e-6:
-        field = HOST_FIELD.get(kind, "mu_profile.bulk_supercells" if kind.startswith("bulk") else "mu_profile")
+        field = "mu_profile.bulk_supercells" if kind.startswith("bulk") else "mu_profile"
         raise InputError(field, f"supercell too small: a defect would be {distance:.2f} Å from its periodic image",
                          f"a supercell whose images are at least {MIN_IMAGE_DISTANCE_A} Å apart")
 
@@ -310,38 +234,14 @@ def _frac(host: Atoms, position: list[float]) -> list[float]:
     return np.linalg.solve(np.asarray(host.cell).T, np.asarray(position)).tolist()
 
 
-def site_entries(host_kind: str, host: Atoms, settings: dict) -> list[dict]:
-    if host_kind == "support-slab":
-        found = support_slab_sites(host, settings["support_layers_probed"])
-    elif host_kind.startswith("bulk-supercell-"):
-        found = [bulk_vacancy_site(host)]
-    elif host_kind == "interface":
-        found = interface_sites(host)
-    elif host_kind == "ru-supercell":
-        found = interstitial_sites(host)
-    else:
-        found = hollow_sites(host)
-    regions = set(settings["regions"])
+def site_entries(host_kind: str, host: Atoms, settings: dict, name: str = "bulk") -> list[dict]:
+    """The vacancy sites of a bare slab or bulk supercell host as JSON-safe dicts (with ``frac`` and ``host``)."""
+    found = (support_slab_sites(host, settings["support_layers_probed"]) if host_kind == "support-slab"
+             else [bulk_vacancy_site(host, name)])
     entries = []
     for s in found:
-        if s.region not in regions:
-            continue
         d = s.to_dict()
         d["frac"] = _frac(host, s.position)
         d["host"] = host_kind
         entries.append(d)
     return entries
-
-
-def capped(entries: list[dict], per_layer: int | None) -> list[dict]:
-    """At most ``per_layer`` sites per (region, host part/layer) group, in enumeration order."""
-    if per_layer is None:
-        return entries
-    counts: dict[tuple, int] = {}
-    kept = []
-    for e in entries:
-        key = (e["region"], e["site"].split(":")[0].split(" ")[0], e["layer"])
-        if counts.get(key, 0) < per_layer:
-            counts[key] = counts.get(key, 0) + 1
-            kept.append(e)
-    return kept

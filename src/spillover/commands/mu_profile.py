@@ -1,6 +1,9 @@
-"""``spillover table mu-profile`` and ``spillover plot mu-profile``."""
+"""``spillover table mu-profile``, ``table transfer``, ``verdict``, ``plot mu-profile`` and ``plot transfer``."""
 
 from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
 
 import typer
 
@@ -10,48 +13,129 @@ from spillover.commands.options import (
     PlotOutput,
     PresetFilter,
     check_choice,
-    check_preset_name,
     check_plot_output,
+    check_preset_name,
 )
 from spillover.errors import InputError
 
+SystemFilter = Annotated[Optional[str], typer.Option("--system", help="Only this system, e.g. rutile-110/Ru-0001.")]
+NO_PROFILE = ("--db", "no O level along the path stored", "run 'spillover run STUDY --only mu-profile' first")
+NO_TRANSFER = ("--db", "no transfer energies stored", "run 'spillover run STUDY --only mu-profile' first")
 
-def _rows(db: str | None, preset: str | None) -> list[dict]:
-    from spillover.analysis.mu_profile import profile_rows
+
+def _check_system(store, system: str | None) -> None:
+    """An unknown --system is an input error naming the stored systems."""
+    if system is None:
+        return
+    from spillover.analysis.query import newest_documents
+
+    known = sorted({d["output"]["system"] for d in newest_documents(store, "mu-profile", lambda o: o["system"],
+                                                                   properties=["output.system"])})
+    if system not in known:
+        raise InputError("--system", f"no profile of {system!r} stored", ", ".join(known) or "none stored")
+
+
+def _store(db: str | None, preset: str | None, system: str | None):
     from spillover.store import connect
 
-    rows = profile_rows(connect(db, create=False), preset=preset)
-    if not rows:
-        raise InputError("--db", "no O chemical-potential profile stored", "run 'spillover run STUDY --only mu-profile' first")
-    return rows
+    check_preset_name("--preset", preset)
+    store = connect(db, create=False)
+    _check_system(store, system)
+    return store
 
 
 def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) -> None:
-    """Add the profile commands to the CLI."""
+    """Add the profile, transfer and verdict commands to the CLI."""
 
     @table_app.command("mu-profile")
-    def table_mu_profile(db: DbOption = None, fmt: FormatOption = "md", preset: PresetFilter = None) -> None:
-        """Table 4: O binding energy E_b per region, layer and site, with the spillover verdict per support."""
-        check_preset_name("--preset", preset)
-
-        from spillover.analysis.mu_profile import COLUMNS, summary_lines
+    def table_mu_profile(db: DbOption = None, fmt: FormatOption = "md", preset: PresetFilter = None,
+                         system: SystemFilter = None) -> None:
+        """O level E_b of every computed site along support bulk -> interface -> Ru, per system, with job ids."""
+        from spillover.analysis.mu_profile import COLUMNS, notes, profile_rows
         from spillover.analysis.tables import FORMATS, render
 
         check_choice("--format", fmt, FORMATS)
-        rows = _rows(db, preset)
+        store = _store(db, preset, system)
+        rows = profile_rows(store, preset=preset, system=system)
+        if not rows:
+            raise InputError(*NO_PROFILE)
+        if fmt == "json":
+            keys = ("system", "support", "region", "layer", "site", "occupied", "E_b_eV", "converged",
+                    "multiplicity", "preset", "job_ids")
+            typer.echo(json.dumps([{k: r[k] for k in keys} for r in rows], indent=2))
+            return
         typer.echo(render(rows, COLUMNS, fmt))
         if fmt == "md":
-            typer.echo("\nE_b = E(with O) - E(without O) - 1/2 E(O2); 'corr.' adds the fitted O2 correction when stored.")
-            for line in summary_lines(rows):
+            typer.echo("")
+            for line in notes(store, rows, preset):
                 typer.echo(line)
 
-    @plot_app.command("mu-profile")
-    def plot_mu_profile(output: PlotOutput, db: DbOption = None, preset: PresetFilter = None) -> None:
-        """E_b along surface -> support layers -> interface -> Ru bulk -> Ru surface, both supports."""
-        check_preset_name("--preset", preset)
+    @table_app.command("transfer")
+    def table_transfer(db: DbOption = None, fmt: FormatOption = "md", preset: PresetFilter = None,
+                       system: SystemFilter = None) -> None:
+        """Transfer energies dE(k -> j) of lattice O of support layer k into site j, per system (no O2 reference)."""
+        from spillover.analysis.mu_profile import TRANSFER_COLUMNS, transfer_rows
+        from spillover.analysis.tables import FORMATS, render
 
-        from spillover.analysis.mu_profile import plot_profile
+        check_choice("--format", fmt, FORMATS)
+        rows = transfer_rows(_store(db, preset, system), preset=preset, system=system)
+        if not rows:
+            raise InputError(*NO_TRANSFER)
+        if fmt == "json":
+            keys = ("system", "from_layer", "to_site", "dE_eV", "distance_A", "preset", "job_ids")
+            typer.echo(json.dumps([{k: r[k] for k in keys} for r in rows], indent=2))
+            return
+        typer.echo(render(rows, TRANSFER_COLUMNS, fmt))
+
+    @app.command("verdict")
+    def verdict(db: DbOption = None, fmt: FormatOption = "md", preset: PresetFilter = None,
+                system: SystemFilter = None) -> None:
+        """Per system: does it show bulk O spillover? Deep transfer, barrier, thresholds and the numbers behind it."""
+        from spillover.analysis.mu_profile import VERDICT_COLUMNS, verdicts
+        from spillover.analysis.tables import render
+        from spillover.analysis.verdict import thresholds_line, verdict_line
+        from spillover.sections.mu_profile import VerdictSettings
+
+        check_choice("--format", fmt, ("md", "json"))
+        rows = verdicts(_store(db, preset, system), preset=preset, system=system)
+        if not rows:
+            raise InputError(*NO_PROFILE)
+        if fmt == "json":
+            keys = ("system", "transfer_dE_eV", "E_eff_eV", "signature", "reason", "deep_transfer_eV",
+                    "deep_from_layer", "deep_to_site", "rate_per_s", "thresholds", "job_ids", "preset")
+            typer.echo(json.dumps([{k: r[k] for k in keys} for r in rows], indent=2))
+            return
+        typer.echo(render(rows, VERDICT_COLUMNS, "md"))
+        typer.echo("")
+        for settings in {json.dumps({k: v for k, v in r["thresholds"].items() if k in VerdictSettings.model_fields},
+                                    sort_keys=True) for r in rows}:
+            typer.echo(thresholds_line(VerdictSettings(**json.loads(settings))))
+        for r in rows:
+            typer.echo(verdict_line(r) + ("; job ids " + " ".join(u[:8] for u in r["job_ids"]) if r["job_ids"] else ""))
+
+    @plot_app.command("mu-profile")
+    def plot_mu_profile(output: PlotOutput, db: DbOption = None, preset: PresetFilter = None,
+                        system: SystemFilter = None) -> None:
+        """Every computed site's E_b along the path, the systems side by side, occupied and empty marked apart."""
+        from spillover.analysis.mu_profile import plot_profile, profile_rows
 
         check_plot_output(output)
-        plot_profile(_rows(db, preset), str(output))
+        rows = profile_rows(_store(db, preset, system), preset=preset, system=system)
+        if not any(r["E_b_eV"] is not None for r in rows):
+            raise InputError(*NO_PROFILE)
+        plot_profile(rows, str(output))
+        typer.echo(str(output))
+
+    @plot_app.command("transfer")
+    def plot_transfer(output: PlotOutput, db: DbOption = None, preset: PresetFilter = None,
+                      system: SystemFilter = None) -> None:
+        """dE(k -> j) versus the depth k of the moved O, per system."""
+        from spillover.analysis.mu_profile import plot_transfer as draw
+        from spillover.analysis.mu_profile import transfer_rows
+
+        check_plot_output(output)
+        rows = transfer_rows(_store(db, preset, system), preset=preset, system=system)
+        if not any(r["dE_eV"] is not None for r in rows):
+            raise InputError(*NO_TRANSFER)
+        draw(rows, str(output))
         typer.echo(str(output))

@@ -111,17 +111,31 @@ def oxidation_funnel(
     funnel: dict,
 ) -> FunnelDoc:
     """Every symmetry-distinct configuration of ``n`` O at ``placement`` through the screening funnel."""
-    from spillover.build.oxidation import find_sites
     from spillover.jobs.funnel import run_funnel
     from spillover.sections.funnel import FunnelSettings
 
-    host = _host(_plain(clean))
-    confs = _configurations(host, placement, n, find_sites(host, placement))
-    infos = [{"placement": placement, "n_O": n, "config_index": c.index, "site_indices": list(c.site_indices),
-              "site_kinds": list(c.site_kinds)} for c in confs]
+    candidates, infos = placement_candidates(_host(_plain(clean)), placement, n)
     meta = {"oxidation": {"interface": label, "clean_job_id": clean_id, "placement": placement, "n_O": n}}
-    return run_funnel(f"{label} {n}O@{placement}", [c.atoms for c in confs], infos, preset, preset_overrides,
+    return run_funnel(f"{label} {n}O@{placement}", candidates, infos, preset, preset_overrides,
                       FunnelSettings(**funnel), kind=KIND, metadata=meta)
+
+
+def placement_candidates(host: Atoms, placement: str, n: int) -> tuple[list[Atoms], list[dict]]:
+    """Every symmetry-distinct configuration of ``n`` O at ``placement`` and what each is, in funnel order.
+
+    The O level along the path screens the n = 1 sets with the same funnel: the same candidates in
+    the same order give the same funnel hash, so one of the two analyses reuses the other's.
+    """
+    from spillover.build.oxidation import find_sites
+
+    sites = find_sites(host, placement)
+    confs = _configurations(host, placement, n, sites)
+    infos = [{"placement": placement, "n_O": n, "config_index": c.index, "site_indices": list(c.site_indices),
+              "site_kinds": list(c.site_kinds),
+              # configurations the host's operations map this one onto, itself included
+              "multiplicity": len({tuple(sorted(int(p[i]) for i in c.site_indices)) for p in sites.permutations})}
+             for c in confs]
+    return [c.atoms for c in confs], infos
 
 
 def survivor_entry(entry: ConfigEntry, funnel: dict | None) -> ConfigEntry:
