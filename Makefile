@@ -1,10 +1,12 @@
-# Quick start:  make demo   (installs what is missing, runs the main study at the screen preset)
+# Quick start:  make demo   (installs what is missing, runs the complete main study at the screen preset;
+#                            ONLY=lattice-match (or oxidation, mu-profile, barriers) runs one analysis)
 #               make test   (installs what is missing, runs the test suite)
 VENV := .venv
 BIN := $(VENV)/bin
 STUDY ?= workflows/ru_tio2_spillover.yaml
 PRESET ?= screen
 DB ?= spillover-db
+ONLY ?=
 PYTEST_ARGS ?=
 # One pytest worker per core; whole files go to one worker (their module fixtures, e.g. the SLURM cluster, stay single).
 TEST_WORKERS ?= 2
@@ -15,7 +17,7 @@ install:
 	@bash scripts/bootstrap.sh
 
 demo: install
-	$(BIN)/spillover run $(STUDY) --preset $(PRESET) --db $(DB)
+	$(BIN)/spillover run $(STUDY) --preset $(PRESET) --db $(DB) $(if $(ONLY),--only $(ONLY))
 
 test: install
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
