@@ -240,6 +240,8 @@ def plot_profile(rows: list[dict], output: str) -> None:
     ticks = {0.0: "bulk ref."} | {1.0 + depth - k: f"L{k}" for k in range(1, depth + 1)}
     ticks |= {depth + 1.0: "RuO2", depth + 2.0: "interface", depth + 3.0: "Ru gap 1", depth + 4.0: "Ru gap 2",
               depth + 5.0: "Ru gap 3", depth + 6.0: "Ru surface"}
+    present = {_x_of(r, depth) for r in rows}
+    ticks = {x: name for x, name in ticks.items() if x in present}  # the regions these systems have
     ax.set_xticks(list(ticks), list(ticks.values()), rotation=30, ha="right")
     presets = sorted({r["preset"] for r in rows})
     ax.set_title(f"O level along the path, each system in its own cell (preset {', '.join(presets)})", fontsize=9)
@@ -267,6 +269,7 @@ def plot_transfer(rows: list[dict], output: str) -> None:
         ax.plot(layers, [min(r["dE_eV"] for r in mine if r["from_layer"] == k) for k in layers], "-o", color=colour,
                 label=system)
     ax.axhline(0.0, color="0.6", lw=0.8)
+    ax.set_xticks(sorted({r["from_layer"] for r in rows}))
     presets = sorted({r["preset"] for r in rows})
     ax.set_title(f"Transfer energy of lattice O into the interface and the Ru film (preset {', '.join(presets)})",
                  fontsize=8)
