@@ -129,3 +129,21 @@ def test_unconverged_relaxations_are_excluded_with_the_count_shown(tmp_path, mon
     assert all(r["n_excluded"] >= 1 for r in rows)
     code, out, _ = run_cli("table", "oxidation", "--db", str(db))
     assert "excluded (not conv.)" in out
+
+
+def test_content_hash_is_blind_to_the_sign_of_zero_and_sub_rounding_noise():
+    # ASE puts the second Ru of hcp bulk at x = -2.4e-17 Å; pymatgen's round trip writes 0.0. Rounded
+    # to 1e-5 Å the first is -0.0, which JSON writes differently from 0.0: the hash must not see it.
+    from ase.build import bulk
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from spillover.schemas import content_hash
+
+    atoms = bulk("Ru", "hcp", a=2.706, c=4.282)
+    assert atoms.positions[1, 0] < 0
+    again = AseAtomsAdaptor.get_atoms(AseAtomsAdaptor.get_structure(atoms))
+    task, params = {"steps": 0}, {"model_name": "0.3.0"}
+    assert content_hash(atoms, params, task) == content_hash(again, params, task)
+    moved = atoms.copy()
+    moved.positions[1, 0] += 1e-3
+    assert content_hash(moved, params, task) != content_hash(atoms, params, task)

@@ -56,8 +56,9 @@ def content_hash(atoms: Atoms, parameters: dict[str, Any], task: dict[str, Any])
     parameters = {k: v for k, v in parameters.items() if k not in HASH_IGNORED_KEYS}
     payload = {
         "numbers": atoms.numbers.tolist(),
-        "positions": np.round(atoms.positions, 5).tolist(),
-        "cell": np.round(np.asarray(atoms.cell), 5).tolist(),
+        # + 0.0 turns -0.0 into 0.0: a coordinate of -2e-17 (ASE) and one of 0 (pymatgen) hash the same
+        "positions": (np.round(atoms.positions, 5) + 0.0).tolist(),
+        "cell": (np.round(np.asarray(atoms.cell), 5) + 0.0).tolist(),
         "pbc": [bool(p) for p in atoms.pbc],
         "fixed": fixed_indices(atoms),
         "parameters": parameters,
