@@ -178,10 +178,9 @@ def _converged(funnel: dict) -> list[tuple[dict, dict]]:
 
 def _distance(cell: Atoms, a: np.ndarray, b: np.ndarray) -> float:
     """Minimum-image distance between two points of the cell, periodic in plane (Å)."""
-    d = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
-    frac = np.linalg.solve(np.asarray(cell.cell).T, d)
-    frac[:2] -= np.round(frac[:2])
-    return float(np.linalg.norm(frac @ np.asarray(cell.cell)))
+    from ase.geometry import get_distances
+
+    return float(get_distances([a], [b], cell=cell.cell, pbc=[True, True, False])[1][0, 0])
 
 
 @job(output_schema=TransferDoc)
