@@ -37,7 +37,7 @@ from pathlib import Path
 
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from spillover.build.barriers import hop_between, hop_endpoints, region_host
+from spillover.build.barriers import bulk_host, hop_between, hop_endpoints
 from spillover.errors import InputError
 from spillover.jobs.neb import NebMaker
 
@@ -47,7 +47,7 @@ def find_hop(host, direction: str, cutoff: float):
     oxygen = [k for k in range(len(host)) if host.numbers[k] == 8]
     for k in oxygen[1:]:
         try:
-            hop = hop_between(host, oxygen[0], k, cutoff=cutoff, region="rutile-bulk")
+            hop = hop_between(host, oxygen[0], k, cutoff=cutoff, region="custom")
         except InputError:
             continue
         if hop.direction == f"[{direction}]":
@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--relax", action="store_true", help="relax the DFT endpoints (else single points)")
     args = parser.parse_args()
 
-    host = region_host("rutile-bulk", supercell=tuple(args.cell), cutoff=3.0)
+    host = bulk_host("rutile", supercell=tuple(args.cell), cutoff=3.0)
     hop = find_hop(host, args.hop, 3.0)
     initial, final = (AseAtomsAdaptor.get_structure(a) for a in hop_endpoints(host, hop))
     work = Path(tempfile.mkdtemp(prefix="neb-ladder-"))

@@ -11,13 +11,11 @@ from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from spillover.build.barriers import (
-    REGIONS,
+    bulk_host,
     enumerate_hops,
     hop_between,
     hop_endpoints,
-    region_host,
-    region_hops,
-    region_sites,
+    supercell_for_cutoff,
     vacancy_sites,
 )
 from spillover.errors import InputError
@@ -26,7 +24,7 @@ from spillover.schemas import fixed_indices
 
 @pytest.fixture(scope="module")
 def rutile_223():
-    return region_host("rutile-bulk", cutoff=3.0)
+    return bulk_host("rutile", cutoff=3.0)
 
 
 def test_rutile_bulk_hop_count_by_hand(rutile_223):
@@ -88,56 +86,38 @@ def test_equivalent_hops_match_with_structure_matcher(rutile_223):
             assert not matcher.fit(representatives[a], representatives[b])
 
 
-def _allowed_pairs(host, region: str, cutoff: float, hop_layers: int = 5) -> int:
-    """Directed O-O pairs a region's hops must cover, counted with ASE's neighbour list."""
-    first, second = neighbor_list("ij", host, cutoff)
-    oxygen = host.numbers == 8
-    layer, part = host.arrays.get("layer"), host.arrays.get("part")
-    count = 0
-    for j, i in zip(first, second):
-        if not (oxygen[j] and oxygen[i]):
-            continue
-        if region in ("rutile-110", "anatase-101"):
-            count += layer[j] == layer[i] + 1 and layer[j] <= hop_layers
-        elif region == "interfacial-RuO2":
-            count += part[j] == 1 and part[i] == 1
-        elif region == "across-interface":
-            count += part[j] == 0 and layer[j] == 1 and part[i] == 1
-    return count
+def _slab():
+    """A 6-layer r-TiO2(110) slab, bottom layer fixed, repeated so that 3 Å hops reach one image only."""
+    from spillover.build.slabs import make_slab
+
+    one = make_slab("rutile-110", layers=6, vacuum=12.0, fixed_layers=1)
+    rep = supercell_for_cutoff(one, 3.0, (True, True, False))
+    return make_slab("rutile-110", layers=6, vacuum=12.0, fixed_layers=1, repeat=(int(rep[0]), int(rep[1])))
 
 
-@pytest.mark.parametrize("region", ["rutile-110", "interfacial-RuO2", "across-interface"])
-def test_region_hops_are_complete_and_respect_layers(region):
-    host = region_host(region, cutoff=3.0)
-    hops = region_hops(region, host, 3.0)
-    assert hops and all(h.region == region for h in hops)
-    layer, part = host.arrays["layer"], host.arrays.get("part")
+def _outward(layer):
+    return lambda j, i: layer[j] == layer[i] + 1 and layer[j] <= 5
+
+
+def test_slab_hops_are_complete_and_never_mix_layers():
+    host = _slab()
+    layer = host.arrays["layer"]
+    hops = enumerate_hops(host, 3.0, allow=_outward(layer))
     for hop in hops:
-        for j, i, _ in hop.equivalent:  # equivalence never mixes layers or parts
+        for j, i, _ in hop.equivalent:  # equivalence never mixes layers
             assert (layer[j], layer[i]) == (hop.from_layer, hop.to_layer)
-            if part is not None:
-                assert (part[j], part[i]) == (hop.from_part, hop.to_part)
-    # every allowed pair is in exactly one class: slab and across-interface hops are directed
-    # (outward), hops inside RuO2 undirected (each stands for two directed neighbour pairs)
-    per_hop = 2 if region == "interfacial-RuO2" else 1
-    assert per_hop * sum(h.multiplicity for h in hops) == _allowed_pairs(host, region, 3.0)
-    sites = region_sites(region, host)
-    assert sum(len(s.equivalent) for s in sites) == len({k for s in sites for k in s.equivalent})
-
-
-def test_rutile_110_hops_go_outward_layer_by_layer():
-    host = region_host("rutile-110", cutoff=3.0)
-    assert host.info["supercell"] == [3, 1, 1]  # 2.96 Å along [001] repeated 3 times
-    hops = region_hops("rutile-110", host, 3.0, hop_layers=5)
+    # every allowed directed pair is in exactly one class (ASE's neighbour list counts them)
+    first, second = neighbor_list("ij", host, 3.0)
+    oxygen = host.numbers == 8
+    allowed = sum(1 for j, i in zip(first, second) if oxygen[j] and oxygen[i] and _outward(layer)(j, i))
+    assert sum(h.multiplicity for h in hops) == allowed
     assert {(h.from_layer, h.to_layer) for h in hops} == {(2, 1), (3, 2), (4, 3), (5, 4)}
-    fixed = set(fixed_indices(host))
-    assert not any({h.from_index, h.to_index} & fixed for h in hops)
-    assert all(s.layer <= 5 for s in region_sites("rutile-110", host))
+    assert not any({h.from_index, h.to_index} & set(fixed_indices(host)) for h in hops)
 
 
 def test_endpoints_hold_the_same_atoms_in_the_same_order():
-    host = region_host("rutile-110", cutoff=3.0)
-    hop = region_hops("rutile-110", host, 3.0)[0]
+    host = _slab()
+    hop = enumerate_hops(host, 3.0, allow=_outward(host.arrays["layer"]))[0]
     initial, final = hop_endpoints(host, hop)
     assert len(initial) == len(final) == len(host) - 1
     assert np.array_equal(initial.numbers, final.numbers)
@@ -148,7 +128,7 @@ def test_endpoints_hold_the_same_atoms_in_the_same_order():
 
 
 def test_hop_between_names_the_001_hop_and_refuses_long_hops():
-    host = region_host("rutile-bulk", supercell=(1, 1, 3), cutoff=3.0)
+    host = bulk_host("rutile", supercell=(1, 1, 3), cutoff=3.0)
     oxygen = [k for k in range(len(host)) if host.numbers[k] == 8]
     found = []
     for k in oxygen[1:]:
@@ -170,35 +150,10 @@ def test_hop_between_names_the_001_hop_and_refuses_long_hops():
         (lambda h: enumerate_hops(h, 0.0), "cutoff"),
         (lambda h: hop_between(h, 0, 2, cutoff=3.0), "to_index"),  # Ti -> O
         (lambda h: hop_between(h, 2, 99, cutoff=3.0), "to_index"),
-        (lambda h: region_hops("perovskite-001", h, 3.0), "region"),
     ],
 )
 def test_bad_hop_input(call, field):
-    host = region_host("rutile-bulk", supercell=(1, 1, 1), cutoff=3.0)
+    host = bulk_host("rutile", supercell=(1, 1, 1), cutoff=3.0)
     with pytest.raises(InputError) as err:
         call(host)
     assert err.value.field == field
-
-
-def test_regions_cover_the_five_regions_of_the_paper():
-    from spillover.sections.barriers import BARRIER_REGIONS
-
-    supports = {r["support"] for r in REGIONS.values()}
-    assert supports == {"r-TiO2", "a-TiO2"} and len(REGIONS) == 6
-    assert set(BARRIER_REGIONS) == set(REGIONS)  # what a study file may name is what the builder knows
-
-
-def test_max_hops_keeps_the_shortest_hops_per_layer_pair():
-    """A limit on the hops of a slab region still samples every depth: it applies per layer pair."""
-    host = region_host("rutile-110", cutoff=3.0)
-    every = region_hops("rutile-110", host, 3.0, hop_layers=5)
-    one = region_hops("rutile-110", host, 3.0, hop_layers=5, max_hops=1)
-    pairs = sorted({(h.from_layer, h.to_layer) for h in every})
-    assert [(h.from_layer, h.to_layer) for h in one] == sorted(pairs, key=lambda p: p[1])
-    for hop in one:
-        same = [h.distance_A for h in every if (h.from_layer, h.to_layer) == (hop.from_layer, hop.to_layer)]
-        assert hop.distance_A == min(same) and len(same) > 1  # something was left out at every depth
-    bulk = region_host("rutile-bulk", cutoff=3.0)
-    assert [h.label for h in region_hops("rutile-bulk", bulk, 3.0, max_hops=2)] == [
-        h.label for h in region_hops("rutile-bulk", bulk, 3.0)[:2]
-    ]

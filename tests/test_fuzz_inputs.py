@@ -142,8 +142,8 @@ _LIST_ENTRY_BAD = {  # a key holding a list of bounded numbers: one bad entry
 def container_mutation(draw: st.DrawFn) -> tuple[str, dict]:
     data = dict(BASES[draw(st.sampled_from(BASE_NAMES))])
     choice = draw(st.sampled_from([
-        "temperatures", "pressures", "deep_layers", "bulk_supercells", "barrier_supercell",
-        "film_layers", "max_hops", "too_many", "tuple_length",
+        "temperatures", "pressures", "deep_layers", "bulk_supercells", "barrier_systems",
+        "film_layers", "too_many", "tuple_length",
     ]))
     if choice in ("temperatures", "pressures"):
         key = ("oxidation", "temperatures_K" if choice == "temperatures" else "pressures_bar")
@@ -161,19 +161,13 @@ def container_mutation(draw: st.DrawFn) -> tuple[str, dict]:
         cell = [2, 2, 2]
         cell[draw(st.integers(0, 2))] = draw(_REPEAT_BAD)
         data["mu_profile"] = {**(data.get("mu_profile") or {}), "bulk_supercells": {bulk: [cell]}}
-    elif choice == "barrier_supercell":
-        cell = [1, 1, 2]
-        cell[draw(st.integers(0, 2))] = draw(_REPEAT_BAD)
-        data["barriers"] = {**(data.get("barriers") or {}), "supercell": {"rutile-bulk": cell}}
+    elif choice == "barrier_systems":
+        bad = draw(st.integers() | st.floats() | st.booleans() | st.text(max_size=8).filter(lambda t: "/" not in t))
+        data["barriers"] = {**(data.get("barriers") or {}), "systems": [bad]}
     elif choice == "film_layers":
         bad = draw(st.integers(min_value=21) | st.integers(max_value=0) | st.floats() | st.booleans() | st.text())
         film = draw(st.sampled_from(["Ru-0001", "RuO2-110"]))
         data["cell"] = {**(data.get("cell") or {}), "film_layers": {film: bad}}
-    elif choice == "max_hops":
-        bad = draw(st.integers(min_value=1001) | st.integers(max_value=0) | st.floats() | st.text(min_size=1)
-                   | st.booleans())
-        limit = draw(st.sampled_from([bad, {"rutile-bulk": bad}]))
-        data["barriers"] = {**(data.get("barriers") or {}), "max_hops": limit}
     elif choice == "too_many":
         section, key, entry = draw(st.sampled_from([
             ("oxidation", "temperatures_K", 300.0), ("oxidation", "pressures_bar", 1.0),
@@ -247,7 +241,7 @@ def structure_mutation(draw: st.DrawFn) -> tuple[str, dict | list | str | int | 
         data["lattice_scan"] = {"films": [bad], "supports": ["rutile-110"]}
     elif choice == "bad_bool":
         section, key = draw(st.sampled_from([("oxygen", "correction"), ("oxygen", "vibrations"),
-                                             ("barriers", "relax_endpoints")]))
+                                             ("barriers", "lazy")]))
         data[section] = {**(data.get(section) or {}), key: draw(st.integers() | st.text(max_size=5) | st.floats())}
     elif choice == "deep_value":
         section, key, *_ = draw(st.sampled_from(NUMERIC))

@@ -165,19 +165,13 @@ STUDY_BOUNDS = [
     ("mu_profile.verdict", {"temperature_K": 0}, "mu_profile.verdict.temperature_K", "0 < x <= 5000 K"),
     ("mu_profile.systems", ["rutile-110/Ru-0001"] * 2, "mu_profile.systems", "listed twice"),
     ("barriers.cutoff_A", 6.5, "barriers.cutoff_A", "0 < x <= 6 Å"),
-    ("barriers.supercell", {"rutile-bulk": [1, 1, 9]}, "barriers.supercell.rutile-bulk[2]", "1..8"),
-    ("barriers.slab_layers", 21, "barriers.slab_layers", "2..20"),
-    ("barriers.hop_layers", 21, "barriers.hop_layers", "2..20"),
-    ("barriers.fixed_layers", 20, "barriers.fixed_layers", "0..19"),
-    ("barriers.vacuum", 101, "barriers.vacuum", "0 < x <= 100 Å"),
-    ("barriers.interface_support_layers", 21, "barriers.interface_support_layers", "2..20"),
-    ("barriers.max_hops", 1001, "barriers.max_hops", "1..1000"),
-    ("barriers.max_hops", {"rutile-bulk": 0}, "barriers.max_hops", "1..1000"),
     ("barriers.n_images", 65, "barriers.n_images", "1..64"),
     ("barriers.fmax", 11, "barriers.fmax", "0 < x <= 10 eV/Å"),
     ("barriers.steps", 100_001, "barriers.steps", "0..100000"),
     ("barriers.spring_constant", 101, "barriers.spring_constant", "0 < x <= 100 eV/Å²"),
-    ("barriers.regions", ["rutile-bulk", "rutile-bulk"], "barriers.regions", "listed twice"),
+    ("barriers.systems", ["rutile-110/Ru-0001", "rutile-110/Ru-0001"], "barriers.systems", "listed twice"),
+    ("barriers.n_images", 5, "barriers.n_images", "an even number"),
+    ("barriers.lazy", "yes", "barriers.lazy", "bool"),
     ("barriers.dft_preset", "../../etc/evil", "barriers.dft_preset", "pattern"),
     ("barriers.dft_preset_overrides", {"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}, "barriers.dft_preset_overrides",
      "deeper than 5 levels"),
@@ -261,7 +255,7 @@ def _latin1(text: str) -> bytes:
                                       + _alias_bomb()), "aliases"),
     (lambda: _merge_bomb(), "merge keys"),
     (lambda: MAIN.read_text() + "\npreset: gpaw-production\n", "duplicate key 'preset'"),
-    (lambda: MAIN.read_text().replace("  n_images: 3", "  n_images: 3\n  n_images: 300"), "duplicate key 'n_images'"),
+    (lambda: MAIN.read_text().replace("  n_images: 4 ", "  n_images: 4\n  n_images: 300 "), "duplicate key 'n_images'"),
     (lambda: "name: x\nbig: " + "9" * 5000 + "\n", "more than 50 digits"),
     (lambda: "name: !!binary aGVsbG8=\n", "not allowed"),
     (lambda: "name: !!python/object/apply:os.system [ls]\n", "not valid YAML"),
@@ -374,7 +368,7 @@ def test_paths_the_system_refuses_are_one_line(tmp_path):
 
 
 def _builder_cases() -> list:
-    from spillover.build.barriers import check_endpoints, limit_hops, region_host
+    from spillover.build.barriers import bulk_host, check_endpoints
     from spillover.build.bulk import load_bulk
     from spillover.build.interfaces import find_matches, make_interface
     from spillover.build.scan import lattice_scan
@@ -403,10 +397,9 @@ def _builder_cases() -> list:
         (lambda: make_interface("rutile-110", ["RuO2-110"], film_layers=[21]), "film_layers"),
         (lambda: find_matches("rutile-110", "RuO2-110", max_area=1e38), "max_area"),
         (lambda: lattice_scan(max_strain_percent=25), "max_strain_percent"),
-        (lambda: region_host("rutile-bulk", cutoff=7.0), "cutoff"),
-        (lambda: region_host("rutile-bulk", supercell=(1, 1, 99)), "supercell"),
+        (lambda: bulk_host("rutile", cutoff=7.0), "cutoff"),
+        (lambda: bulk_host("rutile", supercell=(1, 1, 99)), "supercell"),
         (lambda: check_endpoints(ru, ru, max_hop_A=7.0), "max_hop_A"),
-        (lambda: limit_hops([], -1), "max_hops"),
         (lambda: neb(n_images=100_000_000), "n_images"),
         (lambda: neb(steps=10**6), "steps"),
         (lambda: neb(fmax=float("nan")), "fmax"),

@@ -12,18 +12,16 @@ import time
 
 import numpy as np
 import pytest
-import yaml
 from ase.io import write
 from jobflow import run_locally
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from conftest import ROOT, spillover
-from spillover.build.barriers import hop_between, hop_endpoints, region_host
+from conftest import spillover
+from spillover.build.barriers import bulk_host, hop_between, hop_endpoints
 from spillover.errors import InputError
 from spillover.jobs.neb import NebMaker, check_endpoints
 from spillover.store import connect
 
-BARRIERS_STUDY = ROOT / "tests" / "data" / "barriers_study.yaml"
 # One torch/BLAS thread: on a shared 2-core machine two threads per process oversubscribe the cores and
 # make small CHGNet calls several times slower.
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
@@ -54,7 +52,7 @@ def _one_torch_thread():
 
 def _hop_001():
     """The [001] hop of r-TiO2 in a 1x1x3 cell (c = 8.88 Å, so the hop reaches one image only)."""
-    host = region_host("rutile-bulk", supercell=(1, 1, 3), cutoff=3.0)
+    host = bulk_host("rutile", supercell=(1, 1, 3), cutoff=3.0)
     oxygen = [k for k in range(len(host)) if host.numbers[k] == 8]
     for k in oxygen[1:]:
         try:
@@ -173,26 +171,17 @@ def test_table_and_plots_from_the_stored_band(band_001, tmp_path):
     assert b"<svg" in svg.read_bytes()[:500]
 
 
-def test_barrier_study_runs_end_to_end(tmp_path):
-    db = tmp_path / "db"
-    result = spillover("run", str(BARRIERS_STUDY), "--only", "barriers", "--db", str(db),
-                       "--scratch", str(tmp_path / "scratch"), cwd=tmp_path, env=ONE_THREAD)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "Vacancy migration barriers" in result.stdout and "| r-TiO2" in result.stdout
-    store = connect(db, create=False)
-    (hops,) = [d["output"] for d in store.query({"output.doc_type": "hop-set"})]
-    assert hops["region"] == "rutile-bulk" and hops["supercell"] == [1, 1, 2] and hops["natoms"] == 12
-    # in the 1x1x2 cell each O has one 2.53 Å neighbour: 8 O -> 4 hops, all equivalent
-    (hop,) = hops["hops"]
-    assert hop["multiplicity"] == 4 and len(hop["equivalent"]) == 4
-    (neb,) = [d for d in store.query({"output.doc_type": "neb"})]
-    assert hops["neb_jobs"][0]["job"] == neb["uuid"]
-    assert neb["output"]["converged"] and neb["output"]["start_band"] == "idpp"
-    hop_job = store.query_one({"output.doc_type": "hop-set"}, properties=["metadata"])
-    assert neb["metadata"]["study"] == "barriers-tiny" and neb["metadata"]["run_id"] == hop_job["metadata"]["run_id"]
-    # band checkpoints live under --scratch, outside the run's folder, so a later run resumes them
-    assert list((tmp_path / "scratch" / "neb-checkpoints").glob("neb-*/band-*/state.json"))
-    assert not (tmp_path / "spillover-scratch").exists()
+def test_even_images_find_the_saddle_of_a_symmetric_hop_no_higher_than_three(band_001):
+    """The [001] hop is its own reverse: with 3 images the middle one sits on the mirror plane; with 4 none does
+    and the climbing image climbs to the saddle. The barrier is no higher than the 3-image one."""
+    hop, initial, final = band_001["hop"], band_001["initial"], band_001["final"]
+    assert hop.reverse_equivalent
+    four = NebMaker(preset_overrides=OVERRIDES, checkpoint_dir=str(band_001["work"] / "four"),
+                    **{**BAND, "n_images": 4}).compute(initial, final, hop=hop.to_dict())
+    three = band_001["doc"]
+    assert four.converged and three.converged and four.n_images == 4
+    assert four.Ea_forward_eV <= three.Ea_forward_eV + 0.01
+    assert four.climbing_image_max_force_eV_per_A <= four.fmax_target_eV_per_A
 
 
 def _assert_clean_error(result: subprocess.CompletedProcess, field: str) -> None:
@@ -227,7 +216,6 @@ def test_bad_endpoints_and_settings_raise_input_errors():
     ("case", "field"),
     [
         ("atoms", "endpoints"), ("order", "endpoints"), ("long", "hop"), ("images", "--images"),
-        ("study", "barriers.n_images"), ("max_hops", "barriers.max_hops"),
     ],
 )
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, case, field):
@@ -245,16 +233,7 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, case, field):
     write(tmp_path / "a.extxyz", a0)
     write(tmp_path / "b.extxyz", a1)
     db = tmp_path / "db"
-    if case in ("study", "max_hops"):
-        data = yaml.safe_load(BARRIERS_STUDY.read_text())
-        if case == "study":
-            data["barriers"]["n_images"] = 0
-        else:
-            data["barriers"]["max_hops"] = {"rutile-bulk": 1, "perovskite-001": 1}
-        (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))
-        args = ["run", str(tmp_path / "s.yaml"), "--only", "barriers"]
-    else:
-        args = ["neb", str(tmp_path / "a.extxyz"), str(tmp_path / "b.extxyz"), *extra]
+    args = ["neb", str(tmp_path / "a.extxyz"), str(tmp_path / "b.extxyz"), *extra]
     _assert_clean_error(spillover(*args, "--db", str(db), cwd=tmp_path), field)
     assert not db.exists() and not (tmp_path / "spillover-scratch").exists()
 
@@ -265,7 +244,7 @@ def test_dft_band_starts_from_the_screen_band(tmp_path):
 
     The force-call comparison with an IDPP start at gpaw-test takes many minutes: benchmarks/neb_ladder.py.
     """
-    host = region_host("rutile-bulk", supercell=(1, 1, 1), cutoff=2.6)
+    host = bulk_host("rutile", supercell=(1, 1, 1), cutoff=2.6)
     oxygen = [k for k in range(len(host)) if host.numbers[k] == 8]
     hop = next(h for k in oxygen[1:] if (h := _maybe_hop(host, oxygen[0], k, 2.6)) is not None)
     initial, final = (AseAtomsAdaptor.get_structure(a) for a in hop_endpoints(host, hop))

@@ -29,6 +29,10 @@ class InputError(ValueError):
             text += f" (allowed: {allowed})"
         super().__init__(text)
 
+    def __reduce__(self):
+        # a worker process pickles the exception back to the parent: rebuild it from its three parts
+        return (type(self), (self.field, self.problem, self.allowed))
+
 
 class UnsafeDocumentError(RuntimeError):
     """A stored document names a module outside :data:`spillover.decoding.ALLOWED_MODULES` (never decoded).

@@ -14,6 +14,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 from spillover.errors import InputError
@@ -95,7 +96,11 @@ def map_tasks(fn: Callable[[T], R], tasks: Iterable[T], workers: int | None = No
     workers = worker_count() if workers is None else workers
     if workers <= 1 or len(tasks) <= 1:
         return [fn(t) for t in tasks]
-    return list(_executor(workers).map(fn, tasks))
+    try:
+        return list(_executor(workers).map(fn, tasks))
+    except BrokenProcessPool:
+        shutdown()  # a dead pool fails every later task: the next call starts a new one
+        raise
 
 
 __all__ = ["WORKERS_ENV", "map_tasks", "shutdown", "worker_count"]

@@ -1,17 +1,19 @@
-"""Table 3 of the paper (vacancy migration) and the NEB plots, from stored NEB documents only."""
+"""Table 3 of the paper (vacancy migration), the hop paths and their plots, from stored documents only."""
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
 
 from spillover.analysis.query import newest_documents
 from spillover.analysis.tables import Column
+from spillover.analysis.verdict import K_B_EV_PER_K
 from spillover.errors import InputError
 
 COLUMNS = [
-    Column("support", "support"),
+    Column("system", "system"),
     Column("region", "region"),
     Column("hop", "hop (O from layer:site -> to layer:site)"),
     Column("Ea_forward_eV", "E_a fwd (eV)", "{:.3f}"),
@@ -19,74 +21,141 @@ COLUMNS = [
     Column("dE_eV", "dE (eV)", "{:+.3f}"),
     Column("n_images", "images"),
     Column("converged", "converged"),
+    Column("skipped", "skipped (why no band)"),
     Column("force_calls", "force calls"),
     Column("preset", "preset"),
     Column("job_ids", "job ids", "{:.8}"),
 ]
-REGION_ORDER = ("rutile-bulk", "rutile-110", "interfacial-RuO2", "across-interface", "anatase-bulk", "anatase-101")
+PATH_COLUMNS = [
+    Column("system", "system"),
+    Column("from_layer", "from layer"),
+    Column("E_eff_eV", "E_eff (eV)", "{:.3f}"),
+    Column("rate_per_s", "rate (1/s)", "{:.2e}"),
+    Column("T_K", "T (K)", "{:g}"),
+    Column("path", "path (vacancy hops towards the interface)"),
+    Column("preset", "preset"),
+    Column("job_ids", "job ids", "{:.8}"),
+]
+KIND_ORDER = ("interlayer", "across-interface", "between-layers", "in-layer")
 _UUID = re.compile(r"band of job ([0-9a-f-]{36})")
 _FIELDS = (
     "label", "region", "support", "hop", "Ea_forward_eV", "Ea_reverse_eV", "dE_eV", "n_images", "converged",
     "force_calls", "band_force_calls", "optimizer_steps", "preset", "start_band", "initial_start_band",
-    "climbing_image_max_force_eV_per_A", "wall_time_s", "content_hash",
+    "climbing_image_max_force_eV_per_A", "wall_time_s", "content_hash", "metadata",
 )
 
 
+def _neb_fields(neb: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Ea_forward_eV": neb["Ea_forward_eV"], "Ea_reverse_eV": neb["Ea_reverse_eV"], "dE_eV": neb["dE_eV"],
+        "n_images": neb["n_images"], "converged": neb["converged"], "force_calls": neb["force_calls"],
+        "band_force_calls": neb["band_force_calls"], "optimizer_steps": neb["optimizer_steps"],
+        "start_band": neb["initial_start_band"],
+        "climbing_image_max_force_eV_per_A": neb["climbing_image_max_force_eV_per_A"],
+    }
+
+
 def _row(doc: dict[str, Any]) -> dict[str, Any]:
+    """A row of a band stored on its own (``spillover neb``, or a DFT band of the ladder)."""
     out = doc["output"]
     hop = out.get("hop") or {}
     sources = [m.group(1) for m in _UUID.finditer(out.get("initial_start_band", ""))]
+    system = (hop.get("system") or ((out.get("metadata") or {}).get("hop_network") or {}).get("system")
+              or out.get("support", ""))  # a band outside any system: its support names it
     return {
-        "support": out.get("support", ""),
-        "region": out["region"],
-        "hop": out["label"],
-        "Ea_forward_eV": out["Ea_forward_eV"],
-        "Ea_reverse_eV": out["Ea_reverse_eV"],
-        "dE_eV": out["dE_eV"],
-        "n_images": out["n_images"],
-        "converged": out["converged"],
-        "force_calls": out["force_calls"],
-        "preset": out["preset"],
-        "job_ids": [doc["uuid"], *sources],
-        "band_force_calls": out["band_force_calls"],
-        "optimizer_steps": out["optimizer_steps"],
-        "start_band": out["initial_start_band"],
-        "climbing_image_max_force_eV_per_A": out["climbing_image_max_force_eV_per_A"],
-        "from_layer": hop.get("from_layer"),
-        "to_layer": hop.get("to_layer"),
-        "distance_A": hop.get("distance_A"),
+        "system": system, "support": out.get("support", ""), "region": out["region"], "hop": out["label"],
+        **_neb_fields(out), "skipped": None, "preset": out["preset"], "job_ids": [doc["uuid"], *sources],
+        "from_layer": hop.get("from_layer"), "to_layer": hop.get("to_layer"), "distance_A": hop.get("distance_A"),
         "multiplicity": hop.get("multiplicity"),
     }
 
 
-def barrier_rows(store: Any, run_id: str | None = None, preset: str | None = None) -> list[dict[str, Any]]:
-    """Rows of the vacancy-migration table: the newest NEB per region, hop and preset.
+def _edge_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    out = doc["output"]
+    rows = []
+    for edge in out["edges"]:
+        neb = edge.get("neb")
+        blank = dict.fromkeys(("Ea_forward_eV", "Ea_reverse_eV", "dE_eV", "n_images", "converged", "force_calls",
+                               "band_force_calls", "optimizer_steps", "start_band",
+                               "climbing_image_max_force_eV_per_A"))
+        rows.append({
+            "system": out["system"], "support": out["support"], "region": edge["kind"], "hop": edge["label"],
+            **(_neb_fields(neb) if neb else blank), "skipped": edge.get("skipped"), "preset": out["preset"],
+            "job_ids": [doc["uuid"]], "from_layer": edge["from_layer"], "to_layer": edge["to_layer"],
+            "distance_A": edge["distance_A"], "multiplicity": edge["multiplicity"],
+            "lower_bound_eV": edge.get("lower_bound_eV"),
+        })
+    return rows
+
+
+def networks(store: Any, run_id: str | None = None, preset: str | None = None,
+             system: str | None = None) -> list[dict[str, Any]]:
+    """The newest hop-network document per system and preset (``uuid`` and ``output``)."""
+    return newest_documents(store, "hop-network", lambda o: (o["system"], o["preset"]), preset, run_id,
+                            filters={"system": system})
+
+
+def barrier_rows(store: Any, run_id: str | None = None, preset: str | None = None,
+                 system: str | None = None) -> list[dict[str, Any]]:
+    """Rows of the vacancy-migration table: every hop of each network, and bands stored on their own.
 
     Parameters
     ----------
     store
         A connected JobStore.
-    run_id
-        Only documents of this ``spillover run``.
-    preset
-        Only documents of this preset.
+    run_id, preset, system
+        Only documents of this ``spillover run``, preset, system.
 
     Returns
     -------
     list of dict
-        Keys ``support, region, hop, Ea_forward_eV, Ea_reverse_eV, dE_eV, n_images, converged,
-        force_calls, preset, job_ids`` (the NEB job, then the job whose band started it) and a
-        few more for plots.
+        Keys ``system, support, region`` (the hop's kind, or ``custom``), ``hop, from_layer, to_layer,
+        Ea_forward_eV, Ea_reverse_eV, dE_eV, n_images, converged, skipped`` (reason, or None when the band
+        was computed), ``force_calls, preset, job_ids`` (the job holding the band, then the job whose
+        band started it) and a few more for plots.
     """
+    rows = [r for doc in networks(store, run_id, preset, system) for r in _edge_rows(doc)]
     docs = newest_documents(store, "neb", lambda o: (o["region"], o["label"], o["preset"]), preset, run_id,
                             properties=[f"output.{f}" for f in _FIELDS])
-    rows = [_row(doc) for doc in docs]
+    rows += [r for r in map(_row, docs) if system is None or r["system"] == system]
 
     def order(r: dict[str, Any]) -> tuple:
-        region = REGION_ORDER.index(r["region"]) if r["region"] in REGION_ORDER else len(REGION_ORDER)
-        return (region, r["to_layer"] or 0, r["distance_A"] or 0.0, r["hop"], r["preset"])
+        kind = KIND_ORDER.index(r["region"]) if r["region"] in KIND_ORDER else len(KIND_ORDER)
+        return (r["system"], r["preset"], kind, r["to_layer"] or 0, r["skipped"] is not None, r["distance_A"] or 0.0,
+                r["hop"])
 
     return sorted(rows, key=order)
+
+
+def hop_path_rows(store: Any, run_id: str | None = None, preset: str | None = None,
+                  system: str | None = None) -> list[dict[str, Any]]:
+    """One row per system and start layer: E_eff, its rate at the study's temperature, the path.
+
+    Returns
+    -------
+    list of dict
+        Keys ``system, support, from_layer, start_site, E_eff_eV, rate_per_s, T_K, prefactor_per_s, path``
+        (hop labels in order), ``sites, levels_eV, reason, preset, job_ids`` (the network, the cell, the
+        node relaxations on the path).
+    """
+    rows = []
+    for doc in networks(store, run_id, preset, system):
+        out = doc["output"]
+        t, nu = out["temperature_K"], out["prefactor_per_s"]
+        job_of = {n["site"]: n["job_id"] for n in out["nodes"]}
+        for p in out["paths"]:
+            e = p["E_eff_eV"]
+            rows.append({
+                "system": out["system"], "support": out["support"], "from_layer": p["from_layer"],
+                "start_site": p["start_site"], "E_eff_eV": e,
+                "rate_per_s": nu * math.exp(-e / (K_B_EV_PER_K * t)) if e is not None else None,
+                "T_K": t, "prefactor_per_s": nu, "path": " ; ".join(p["hops"]) if p["hops"] else
+                ("(starts at the interface)" if e is not None else p.get("reason") or ""),
+                "hops": p["hops"], "sites": p["sites"], "levels_eV": p["levels_eV"], "reason": p.get("reason"),
+                "preset": out["preset"],
+                "job_ids": list(dict.fromkeys([doc["uuid"], out["cell_job_id"], *(job_of[s] for s in p["sites"])])),
+            })
+    return sorted(rows, key=lambda r: (r["system"], r["preset"], r["from_layer"]))
 
 
 def neb_document(store: Any, job_id: str) -> dict[str, Any]:
@@ -148,18 +217,21 @@ def plot_neb(doc: dict[str, Any], output: Path, job_id: str = "") -> None:
 
 
 def _depth(row: dict[str, Any]) -> float | None:
-    """x position on the depth axis: 0 inside RuO2, 1 support top -> RuO2, k+1 for slab layer k+1 -> k."""
-    if row["region"] == "interfacial-RuO2":
+    """x position on the depth axis: 0 inside the film, 0.5 across the interface, k in layer k, k + 0.5 between k and k+1."""
+    kind, layer = row["region"], row["to_layer"]
+    if kind == "interlayer":
         return 0.0
-    if row["region"] == "across-interface":
-        return 1.0
-    if row["region"] in ("rutile-110", "anatase-101") and row["from_layer"]:
-        return float(row["from_layer"])
+    if kind == "across-interface":
+        return 0.5
+    if kind == "in-layer" and layer:
+        return float(layer)
+    if kind == "between-layers" and layer:
+        return layer + 0.5
     return None
 
 
 def plot_barriers(rows: list[dict[str, Any]], output: Path) -> None:
-    """Forward barrier (O moving outward) versus depth for both supports, bulk barriers as lines.
+    """Forward barrier of every computed hop versus depth, one colour per system.
 
     Parameters
     ----------
@@ -173,33 +245,68 @@ def plot_barriers(rows: list[dict[str, Any]], output: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    styles = {"r-TiO2": ("tab:blue", "o"), "a-TiO2": ("tab:orange", "s")}
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
-    depths: set[float] = set()
-    for support, (colour, marker) in styles.items():
-        mine = [r for r in rows if r["support"] == support]
-        points = [(_depth(r), r["Ea_forward_eV"], r["converged"]) for r in mine if _depth(r) is not None]
-        if points:
-            xs = [p[0] + (0.08 if support == "a-TiO2" else -0.08) for p in points]
-            ax.scatter(xs, [p[1] for p in points], color=colour, marker=marker, label=f"{support} hops")
-            unconverged = [(x, p[1]) for x, p in zip(xs, points) if not p[2]]
-            if unconverged:
-                ax.scatter(*zip(*unconverged), facecolors="none", edgecolors="k", marker=marker, s=90,
-                           label="not converged" if support == "r-TiO2" else None)
-            depths.update(p[0] for p in points)
-        bulk = [r["Ea_forward_eV"] for r in mine if r["region"].endswith("-bulk")]
-        if bulk:
-            ax.axhline(min(bulk), color=colour, ls="--", lw=1, label=f"{support} bulk (lowest hop)")
-    ticks = sorted(depths)
-    names = {0.0: "in RuO2", 1.0: "L1 -> RuO2"}
-    ax.set_xticks(ticks, [names.get(t, f"L{int(t)} -> L{int(t) - 1}") for t in ticks], fontsize=8)
-    ax.set_xlabel("hop depth (O moves outward; layer 1 = top of the support)")
+    systems = sorted({r["system"] for r in rows})
+    ticks: set[float] = set()
+    for k, system in enumerate(systems):
+        mine = [r for r in rows if r["system"] == system and r["Ea_forward_eV"] is not None and _depth(r) is not None]
+        xs = [_depth(r) + 0.08 * (k - (len(systems) - 1) / 2) for r in mine]
+        ax.scatter(xs, [r["Ea_forward_eV"] for r in mine], marker="os^v"[k % 4], label=system or "bands")
+        bad = [(x, r["Ea_forward_eV"]) for x, r in zip(xs, mine) if not r["converged"]]
+        if bad:
+            ax.scatter(*zip(*bad), facecolors="none", edgecolors="k", s=90, label="not converged" if k == 0 else None)
+        ticks.update(_depth(r) for r in mine)
+    names = {0.0: "film", 0.5: "L1 -> film"}
+    order = sorted(ticks)
+    ax.set_xticks(order, [names.get(t, f"L{int(t)}" if t == int(t) else f"L{int(t) + 1} -> L{int(t)}")
+                          for t in order], fontsize=7)
+    ax.set_xlabel("where the hop runs (layer 1 = support layer at the interface)")
     ax.set_ylabel("E_a forward (eV)")
     presets = sorted({r["preset"] for r in rows})
-    ax.set_title(f"O-vacancy migration barriers ({', '.join(presets)})", fontsize=9)
+    ax.set_title(f"O-vacancy hops ({', '.join(presets)})", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(output)
+    plt.close(fig)
+
+
+def plot_hop_path(rows: list[dict[str, Any]], output: Path, layers: tuple[int, ...] = (3, 4, 5)) -> None:
+    """The energy landscape along the best path of each system, side by side (vacancy levels and saddles).
+
+    Parameters
+    ----------
+    rows
+        Rows of :func:`hop_path_rows` (one preset).
+    output
+        Image file (.png, .svg or .pdf); a vector file gets a 300-dpi png beside it.
+    layers
+        Start layers drawn (those with a path).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    systems = sorted({r["system"] for r in rows})
+    fig, axes = plt.subplots(1, len(systems), figsize=(4.2 * len(systems), 3.6), sharey=True, squeeze=False)
+    for ax, system in zip(axes[0], systems):
+        for r in (r for r in rows if r["system"] == system and r["from_layer"] in layers and r["levels_eV"]):
+            xs, ys = [], []
+            for k, level in enumerate(r["levels_eV"]):
+                xs += [k - 0.3, k + 0.3] if k % 2 == 0 else [k]
+                ys += [level, level] if k % 2 == 0 else [level]
+            ax.plot(xs, ys, "-", lw=1.2, label=f"from L{r['from_layer']}: E_eff {r['E_eff_eV']:.2f} eV")
+        ax.axhline(0.0, color="0.7", lw=0.8)
+        ax.set_title(system, fontsize=9)
+        ax.set_xlabel("vacancy sites (even) and saddles (odd) along the path")
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("E - E(start vacancy) (eV)")
+    presets = sorted({r["preset"] for r in rows})
+    fig.suptitle(f"best vacancy paths to the interface ({', '.join(presets)})", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(output)
+    if output.suffix.lower() in (".svg", ".pdf"):
+        fig.savefig(output.with_suffix(".png"), dpi=300)
     plt.close(fig)
 
 
@@ -208,4 +315,10 @@ def run_summary(store: Any, run_id: str, preset: str) -> str:
     from spillover.analysis.tables import render
 
     rows = barrier_rows(store, run_id=run_id)
-    return "\n".join(["Vacancy migration barriers\n", render(rows, COLUMNS, "md")]) if rows else ""
+    paths = hop_path_rows(store, run_id=run_id)
+    parts = []
+    if rows:
+        parts += ["Vacancy migration barriers\n", render(rows, COLUMNS, "md")]
+    if paths:
+        parts += ["\nBest vacancy paths to the interface\n", render(paths, PATH_COLUMNS, "md")]
+    return "\n".join(parts)

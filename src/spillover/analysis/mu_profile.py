@@ -146,17 +146,20 @@ def transfer_rows(store: Any, preset: str | None = None, run_id: str | None = No
 
 def verdicts(store: Any, preset: str | None = None, run_id: str | None = None,
              system: str | None = None) -> list[dict[str, Any]]:
-    """The verdict of each profiled system, with the thresholds its study set (barriers: not computed yet)."""
+    """The verdict of each profiled system, with the thresholds its study set and E_eff where a network is stored."""
+    from spillover.analysis.barriers import hop_path_rows
     from spillover.analysis.verdict import max_barrier_eV, verdict_rows
     from spillover.sections.mu_profile import VerdictSettings
 
     transfers = [r for r in transfer_rows(store, preset, run_id, system) if r["dE_eV"] is not None]
+    paths = hop_path_rows(store, run_id=run_id, preset=preset, system=system)
     out = []
     for doc in _profiles(store, preset, run_id, system):
         settings = VerdictSettings(**doc["output"]["settings"]["verdict"])
         name = doc["output"]["system"]
         mine = [r for r in transfers if r["system"] == name and r["preset"] == doc["output"]["preset"]]
-        rows = verdict_rows(mine, None, settings)
+        barriers = [r for r in paths if r["system"] == name and r["preset"] == doc["output"]["preset"]]
+        rows = verdict_rows(mine, barriers, settings)
         if not rows:  # no converged move: say so with the thresholds
             rows = [{"system": name, "transfer_dE_eV": {}, "deep_transfer_eV": None, "deep_from_layer": None,
                      "deep_to_site": None, "E_eff_eV": None, "rate_per_s": None, "signature": None,

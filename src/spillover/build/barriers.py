@@ -10,8 +10,8 @@ direction), never because their coordinates look alike.
 
 A hop ``j -> i`` moves the O atom at site ``j`` into the vacancy at site ``i``; the vacancy
 goes the other way. Its initial state has the vacancy at ``i``, its final state at ``j``.
-For slabs the hops are oriented outward (the O moves from layer k+1 to layer k, the vacancy
-inward), which is the direction of oxygen spillover.
+Between layers the hops are oriented outward (the O moves from layer k+1 to layer k, the vacancy
+inward), which is the direction of oxygen spillover (:mod:`spillover.build.hop_network`).
 """
 
 from __future__ import annotations
@@ -27,19 +27,6 @@ from spillover.build.symmetry import SYMPREC, Symmetry, host_symmetry
 from spillover.errors import InputError
 from spillover.sections.base import CUTOFF, SUPERCELL
 
-#: Regions of the barrier study: support, bulks needed, what the host is.
-REGIONS: dict[str, dict] = {
-    "rutile-bulk": {"support": "r-TiO2", "bulks": ("rutile",), "host": "r-TiO2 bulk supercell"},
-    "rutile-110": {"support": "r-TiO2", "bulks": ("rutile",), "host": "r-TiO2(110) slab, layer k+1 -> k"},
-    "anatase-bulk": {"support": "a-TiO2", "bulks": ("anatase",), "host": "a-TiO2 bulk supercell"},
-    "anatase-101": {"support": "a-TiO2", "bulks": ("anatase",), "host": "a-TiO2(101) slab, layer k+1 -> k"},
-    "interfacial-RuO2": {"support": "r-TiO2", "bulks": ("rutile", "RuO2"), "host": "inside RuO2(110) on r-TiO2(110)"},
-    "across-interface": {
-        "support": "r-TiO2", "bulks": ("rutile", "RuO2"), "host": "support top layer -> interfacial RuO2",
-    },
-}
-SLAB_OF_REGION = {"rutile-110": "rutile-110", "anatase-101": "anatase-101"}
-BULK_OF_REGION = {"rutile-bulk": "rutile", "anatase-bulk": "anatase"}
 PART_NAMES = {0: "TiO2", 1: "RuO2"}
 DEFAULT_SYMPREC = SYMPREC  # kept for callers of the old name
 _WIDTH_MARGIN = 0.05  # Å beyond 2 x cutoff, so that no hop can reach two images of a site
@@ -92,7 +79,7 @@ class Hop:
     direction
         Low-index crystal direction of the hop in the bulk cell (e.g. ``[001]``), if any.
     region
-        Region name of :data:`REGIONS`, if the hop came from :func:`region_hops`.
+        Where the hop runs (:data:`spillover.build.hop_network.HOP_KINDS` in a network).
     """
 
     from_index: int
@@ -458,79 +445,35 @@ def check_endpoints(initial: Atoms, final: Atoms, max_hop_A: float | None = None
     return longest
 
 
-def _region_allow(region: str, atoms: Atoms, hop_layers: int) -> Callable[[int, int], bool] | None:
-    layer = atoms.arrays.get("layer")
-    part = atoms.arrays.get("part")
-    if region in SLAB_OF_REGION:
-        return lambda j, i: layer[j] == layer[i] + 1 and 1 <= layer[i] and layer[j] <= hop_layers
-    if region == "interfacial-RuO2":
-        return lambda j, i: part[j] == 1 and part[i] == 1
-    if region == "across-interface":
-        return lambda j, i: part[j] == 0 and layer[j] == 1 and part[i] == 1
-    return None
-
-
-def region_sites(region: str, host: Atoms, hop_layers: int = 5, symprec: float = DEFAULT_SYMPREC) -> list[VacancySite]:
-    """The symmetry-distinct O vacancy sites a region's hops start or end on."""
-    layer = host.arrays.get("layer")
-    part = host.arrays.get("part")
-    allow: Callable[[int], bool] | None = None
-    if region in SLAB_OF_REGION:
-        allow = lambda k: layer[k] <= hop_layers  # noqa: E731
-    elif region == "interfacial-RuO2":
-        allow = lambda k: part[k] == 1  # noqa: E731
-    elif region == "across-interface":
-        allow = lambda k: part[k] == 1 or (part[k] == 0 and layer[k] == 1)  # noqa: E731
-    return vacancy_sites(host, allow=allow, symprec=symprec)
-
-
-def region_host(
-    region: str,
+def bulk_host(
+    name: str,
     bulks: dict[str, Atoms] | None = None,
     *,
     cutoff: float = 3.0,
     supercell: tuple[int, int, int] | None = None,
-    slab_layers: int = 6,
-    fixed_layers: int = 1,
-    vacuum: float = 12.0,
-    interface_support_layers: int = 3,
-    max_area: float = 120.0,
-    max_strain_percent: float = 6.0,
 ) -> Atoms:
-    """The host structure of a barrier region, large enough for hops up to ``cutoff``.
+    """A bulk supercell of ``name`` large enough for hops up to ``cutoff`` (cell widths > 2 x cutoff).
 
     Parameters
     ----------
-    region
-        A key of :data:`REGIONS`.
+    name
+        Bulk material (``rutile``, ``anatase``, ``RuO2``, ...).
     bulks
-        Relaxed bulks by material name; missing ones come from ``structures/``.
+        Relaxed bulks by material name; a missing one comes from ``structures/``.
     cutoff
-        Longest hop (Å); sets the smallest repetition (cell widths > 2 x cutoff).
+        Longest hop (Å); sets the smallest repetition.
     supercell
-        Repetition to use instead (bulk: 3 numbers; slabs and interfaces: the first two
-        repeat the surface cell); must still satisfy the cutoff.
-    slab_layers, fixed_layers, vacuum
-        Slab models: layers, bottom layers held fixed, vacuum (Å).
-    interface_support_layers
-        Support layers under the interfacial RuO2 layer.
-    max_area, max_strain_percent
-        Lattice-match limits of the RuO2/r-TiO2 interface.
+        Repetition to use instead.
 
     Returns
     -------
     ase.Atoms
-        ``info["region"]`` and ``info["supercell"]`` set; slabs and interfaces carry ``layer``
-        (and ``part``) arrays and FixAtoms on their fixed layers.
+        ``info["supercell"]`` set, so hops are named by crystal direction.
     """
     from ase.build import make_supercell
 
     from spillover.build.bulk import load_bulk
-    from spillover.build.interfaces import make_interface
-    from spillover.build.slabs import make_slab
 
-    if region not in REGIONS:
-        raise InputError("region", f"unknown region {region!r}", ", ".join(REGIONS))
     _check_cutoff(cutoff)
     if supercell is not None:
         try:
@@ -539,97 +482,23 @@ def region_host(
             ok = False
         if not ok:
             raise InputError("supercell", f"must be three repeats, got {supercell!r}", f"each {SUPERCELL.text}")
-    bulks = bulks or {}
-    if region in BULK_OF_REGION:
-        name = BULK_OF_REGION[region]
-        unit = bulks.get(name, load_bulk(name))
-        rep = tuple(supercell) if supercell else supercell_for_cutoff(unit, cutoff)
-        host = make_supercell(unit, np.diag(rep))
-    elif region in SLAB_OF_REGION:
-        facet = SLAB_OF_REGION[region]
-        material = REGIONS[region]["bulks"][0]
-        kwargs = dict(bulk=bulks.get(material), layers=slab_layers, vacuum=vacuum, fixed_layers=fixed_layers)
-        one = make_slab(facet, **kwargs)
-        rep = tuple(supercell) if supercell else supercell_for_cutoff(one, cutoff, (True, True, False))
-        host = make_slab(facet, repeat=(int(rep[0]), int(rep[1])), **kwargs)
-    else:
-        one, _ = make_interface(
-            "rutile-110", ["RuO2-110"], bulks={k: bulks[k] for k in ("rutile", "RuO2") if k in bulks} or None,
-            max_area=max_area, max_strain_percent=max_strain_percent, support_layers=interface_support_layers,
-            film_layers=[1], vacuum=vacuum, fixed_layers=fixed_layers,
-        )
-        rep = tuple(supercell) if supercell else supercell_for_cutoff(one, cutoff, (True, True, False))
-        host = one.repeat((int(rep[0]), int(rep[1]), 1))
-    host.info = {"region": region, "supercell": [int(x) for x in rep]}
+    unit = (bulks or {}).get(name) or load_bulk(name)
+    rep = tuple(supercell) if supercell else supercell_for_cutoff(unit, cutoff)
+    host = make_supercell(unit, np.diag(rep))
+    host.info = {"supercell": [int(x) for x in rep]}
     return host
 
 
-def region_hops(
-    region: str,
-    host: Atoms,
-    cutoff: float,
-    hop_layers: int = 5,
-    max_hops: int | None = None,
-    symprec: float = DEFAULT_SYMPREC,
-) -> list[Hop]:
-    """The symmetry-distinct hops of a region, in the order they are computed.
-
-    Bulk regions: every hop up to ``cutoff``. Slab regions: O from layer k+1 into a vacancy
-    in layer k, k = 1 .. ``hop_layers`` - 1. ``interfacial-RuO2``: both sites in the RuO2
-    layer. ``across-interface``: O from the support's top layer into the RuO2 layer.
-
-    Parameters
-    ----------
-    max_hops
-        Keep only the ``max_hops`` shortest hops; in slab regions, that many per layer pair
-        k+1 -> k, so that a limit still samples every depth.
-    """
-    if region not in REGIONS:
-        raise InputError("region", f"unknown region {region!r}", ", ".join(REGIONS))
-    hops = enumerate_hops(host, cutoff, allow=_region_allow(region, host, hop_layers), symprec=symprec, region=region)
-    hops.sort(key=lambda h: (h.to_layer or 0, h.distance_A))
-    return limit_hops(hops, max_hops)
-
-
-def limit_hops(hops: list[Hop], max_hops: int | None) -> list[Hop]:
-    """The first ``max_hops`` hops of each layer pair (of the whole list for bulk hops), in order.
-
-    Parameters
-    ----------
-    hops
-        Hops as :func:`region_hops` orders them (outermost, then shortest, first).
-    max_hops
-        Hops kept per layer pair; ``None`` keeps every hop.
-    """
-    if max_hops is not None and (isinstance(max_hops, bool) or not isinstance(max_hops, (int, np.integer))
-                                 or max_hops < 0):
-        raise InputError("max_hops", f"must be a whole number of hops or None, got {max_hops!r}", ">= 1, or None")
-    if not max_hops:
-        return list(hops)
-    kept: dict[tuple, int] = {}
-    out = []
-    for hop in hops:
-        group = (hop.from_layer, hop.to_layer)
-        if kept.get(group, 0) < max_hops:
-            kept[group] = kept.get(group, 0) + 1
-            out.append(hop)
-    return out
-
-
 __all__ = [
-    "REGIONS",
     "Hop",
     "VacancySite",
+    "bulk_host",
     "cell_widths",
     "check_endpoints",
     "enumerate_hops",
     "hop_between",
     "hop_endpoints",
     "host_symmetry",
-    "limit_hops",
-    "region_host",
-    "region_hops",
-    "region_sites",
     "supercell_for_cutoff",
     "vacancy_sites",
 ]

@@ -1,4 +1,4 @@
-"""``spillover table barriers``, ``plot neb``, ``plot barriers`` and ``neb`` (one band between two files)."""
+"""``spillover table barriers``, ``table hop-paths``, ``plot neb``, ``plot barriers``, ``plot hop-path`` and ``neb``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from spillover.commands.options import (
     JsonOption,
     PlotOutput,
     PresetFilter,
+    SystemFilter,
     check_choice,
     check_directory,
     check_plot_output,
@@ -26,6 +27,7 @@ from spillover.errors import InputError
 from spillover.sections.base import BAND_STEPS, CUTOFF, FMAX, IMAGES
 
 NO_RESULTS = ("--db", "no NEB results stored", "run 'spillover run STUDY --only barriers' first")
+NO_PATHS = ("--db", "no hop network stored", "run 'spillover run STUDY --only barriers' first")
 
 
 def _read_structure(path: Path, field: str):
@@ -43,8 +45,9 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
     """Add the barrier commands to the CLI."""
 
     @table_app.command("barriers")
-    def table_barriers(db: DbOption = None, fmt: FormatOption = "md", preset: PresetFilter = None) -> None:
-        """Table 3: vacancy hops with forward and reverse barriers, dE, images, convergence, cost, job ids."""
+    def table_barriers(db: DbOption = None, fmt: FormatOption = "md", preset: PresetFilter = None,
+                       system: SystemFilter = None) -> None:
+        """Table 3: every hop of each network (kind, layers), barriers, dE, images, convergence, why skipped, job ids."""
         check_preset_name("--preset", preset)
 
         from spillover.analysis.barriers import COLUMNS, barrier_rows
@@ -52,7 +55,46 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
         from spillover.store import connect
 
         check_choice("--format", fmt, FORMATS)
-        print_table(barrier_rows(connect(db, create=False), preset=preset), COLUMNS, fmt, NO_RESULTS)
+        print_table(barrier_rows(connect(db, create=False), preset=preset, system=system), COLUMNS, fmt, NO_RESULTS)
+
+    @table_app.command("hop-paths")
+    def table_hop_paths(db: DbOption = None, fmt: FormatOption = "md", preset: PresetFilter = None,
+                        system: SystemFilter = None) -> None:
+        """Best vacancy path from each support layer to the interface: E_eff, rate at the study's T, the hops."""
+        check_preset_name("--preset", preset)
+
+        from spillover.analysis.barriers import PATH_COLUMNS, hop_path_rows
+        from spillover.analysis.tables import FORMATS
+        from spillover.store import connect
+
+        check_choice("--format", fmt, FORMATS)
+        rows = hop_path_rows(connect(db, create=False), preset=preset, system=system)
+        keys = ("system", "from_layer", "E_eff_eV", "rate_per_s", "T_K", "path", "job_ids")
+        if fmt == "json":
+            rows = [{**{k: r[k] for k in keys}, "path": r["hops"], "preset": r["preset"]} for r in rows]
+            if not rows:
+                raise InputError(*NO_PATHS)
+            typer.echo(json.dumps(rows, indent=2))
+            return
+        print_table(rows, PATH_COLUMNS, fmt, NO_PATHS)
+
+    @plot_app.command("hop-path")
+    def plot_hop_path(output: PlotOutput, db: DbOption = None, preset: PresetFilter = None) -> None:
+        """Energy along the best vacancy path of each system (deep layers), side by side; svg/pdf also write a png."""
+        check_preset_name("--preset", preset)
+
+        from spillover.analysis.barriers import hop_path_rows, plot_hop_path
+        from spillover.store import connect
+
+        check_plot_output(output)
+        rows = [r for r in hop_path_rows(connect(db, create=False), preset=preset) if r["levels_eV"]]
+        if not rows:
+            raise InputError(*NO_PATHS)
+        if preset is None and len({r["preset"] for r in rows}) > 1:
+            raise InputError("--preset", "results of several presets are stored",
+                             ", ".join(sorted({r["preset"] for r in rows})))
+        plot_hop_path(rows, output)
+        typer.echo(str(output))
 
     @plot_app.command("neb")
     def plot_neb(
@@ -71,7 +113,7 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
 
     @plot_app.command("barriers")
     def plot_barriers(output: PlotOutput, db: DbOption = None, preset: PresetFilter = None) -> None:
-        """Forward barrier versus depth below the surface/interface, r-TiO2 and a-TiO2."""
+        """Forward barrier of every computed hop versus where it runs (film, across the interface, layer k), per system."""
         check_preset_name("--preset", preset)
 
         from spillover.analysis.barriers import barrier_rows, plot_barriers

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
 
 import typer
 
@@ -12,13 +11,13 @@ from spillover.commands.options import (
     FormatOption,
     PlotOutput,
     PresetFilter,
+    SystemFilter,
     check_choice,
     check_plot_output,
     check_preset_name,
 )
 from spillover.errors import InputError
 
-SystemFilter = Annotated[Optional[str], typer.Option("--system", help="Only this system, e.g. rutile-110/Ru-0001.")]
 NO_PROFILE = ("--db", "no O level along the path stored", "run 'spillover run STUDY --only mu-profile' first")
 NO_TRANSFER = ("--db", "no transfer energies stored", "run 'spillover run STUDY --only mu-profile' first")
 

@@ -61,6 +61,8 @@ def check_plot_output(output: Path) -> None:
         raise InputError("--output", f"directory {output.parent} does not exist")
 
 
+SystemFilter = Annotated[Optional[str], typer.Option("--system", help="Only this system, e.g. rutile-110/Ru-0001.")]
+
 def print_table(rows: list[dict], columns: list, fmt: str, missing: tuple[str, str, str]) -> None:
     """Print ``rows`` in ``fmt``; no rows is the InputError ``missing`` (field, problem, what to do)."""
     from spillover.analysis.tables import render

@@ -26,6 +26,27 @@ if TYPE_CHECKING:
     from spillover.study import Study
 
 
+def chosen_systems(study: Study, labels: list[str] | None, field: str) -> list[SystemSpec]:
+    """The study's systems named by ``labels``; None: every system whose outermost film is Ru-0001.
+
+    Raises
+    ------
+    InputError
+        A label that is not a system of the study, or no system to choose.
+    """
+    known = {s.label: s for s in study.systems}
+    if labels is None:
+        chosen = [s for s in study.systems if s.films[-1] == "Ru-0001"]
+    else:
+        unknown = [lab for lab in labels if lab not in known]
+        if unknown:
+            raise InputError(field, f"{unknown[0]!r} is not a system of the study", ", ".join(known))
+        chosen = [known[lab] for lab in labels]
+    if not chosen:
+        raise InputError(field, "no system of the study has an outer Ru-0001 film", "list the systems")
+    return chosen
+
+
 @dataclass
 class MuProfileMaker(Maker):
     """Funnels, transfers and a summary per system; bulk-reference and bare-slab vacancies per support.
@@ -55,18 +76,7 @@ class MuProfileMaker(Maker):
     def from_study(cls, study: Study, preset: str, scratch: Path | None = None) -> MuProfileMaker:
         """The Maker of a study's profile: the listed systems, or every one with an outer Ru-0001 film."""
         settings = study.mu_profile
-        labels = {s.label: s for s in study.systems}
-        if settings.systems is None:
-            chosen = [s for s in study.systems if s.films[-1] == "Ru-0001"]
-        else:
-            unknown = [lab for lab in settings.systems if lab not in labels]
-            if unknown:
-                raise InputError("mu_profile.systems", f"{unknown[0]!r} is not a system of the study",
-                                 ", ".join(labels))
-            chosen = [labels[lab] for lab in settings.systems]
-        if not chosen:
-            raise InputError("mu_profile.systems", "no system of the study has an outer Ru-0001 film",
-                             "list the systems to profile")
+        chosen = chosen_systems(study, settings.systems, "mu_profile.systems")
         relax = RelaxMaker(name="mu-profile relax", preset=preset, preset_overrides=dict(study.preset_overrides))
         return cls(relax_maker=relax, settings=settings, systems=tuple(chosen), cell=study.cell,
                    limits=study.lattice_match)

@@ -25,7 +25,7 @@ class NebDoc(Document):
 
     doc_type: Literal["neb"] = Field("neb", description="Document type, for queries.")
     label: str = Field(description="Hop label, e.g. 'L2:O40 -> L1:O3 (2.78 Å)'.")
-    region: str = Field(description="Region of the hop (rutile-bulk, rutile-110, ..., across-interface, custom).")
+    region: str = Field(description="Where the hop runs: in-layer, between-layers, interlayer, across-interface (a network), or custom.")
     support: str = Field(description="Support the region belongs to: r-TiO2 or a-TiO2 (empty for custom bands).")
     hop: dict[str, Any] = Field(
         default_factory=dict,
@@ -84,22 +84,3 @@ class NebDoc(Document):
     checkpoint_dir: str = Field(description="Directory of the band checkpoint (band.traj, state.json).")
     calculator: str = Field(description="Calculator name.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form provenance (study, region).")
-
-
-class HopSetDoc(Document):
-    """The symmetry-distinct vacancy sites and hops of one region, and the NEB jobs computing them."""
-
-    doc_type: Literal["hop-set"] = Field("hop-set", description="Document type, for queries.")
-    region: str = Field(description="Region name.")
-    support: str = Field(description="r-TiO2 or a-TiO2.")
-    host_formula: str = Field(description="Formula of the host structure.")
-    natoms: int = Field(description="Atoms in the host.")
-    supercell: list[int] = Field(description="Repetition of the bulk or surface cell.")
-    cutoff_A: float = Field(description="Longest hop considered (Å).")
-    sites: list[dict[str, Any]] = Field(description="Symmetry-distinct vacancy sites with the sites each stands for.")
-    hops: list[dict[str, Any]] = Field(description="Symmetry-distinct hops computed, each with its equivalent hops.")
-    n_hops_found: int = Field(description="Distinct hops found before the max_hops limit.")
-    neb_jobs: list[dict[str, str]] = Field(description="Per hop and preset: the uuid of its NEB job.")
-    host_structure: dict = Field(description="The host (pymatgen Structure.as_dict()).")
-    bulk_sources: dict[str, str] = Field(description="Material -> uuid of the bulk relaxation the host is cut from.")
-    settings: dict[str, Any] = Field(description="The study's barrier settings.")

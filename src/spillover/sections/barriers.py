@@ -1,100 +1,70 @@
-"""Settings of the vacancy-migration barriers."""
+"""Settings of the vacancy-hop network and its bands (docs/science.md, "Vacancy migration")."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from spillover.sections.base import (
     BAND_STEPS,
-    COUNT,
     CUTOFF,
     FMAX,
     IMAGES,
-    LAYERS,
     MAPPING_TEXT,
     PRESET_NAME_PATTERN,
     SPRING,
-    VACUUM,
-    Bound,
     BoundedMapping,
     Distinct,
-    Repeat,
     Section,
 )
 
 
-BarrierRegion = Literal[
-    "rutile-bulk", "rutile-110", "anatase-bulk", "anatase-101", "interfacial-RuO2", "across-interface"
-]
-BARRIER_REGIONS: tuple[str, ...] = get_args(BarrierRegion)
-
-
 class BarrierSettings(Section):
-    """Vacancy-migration barriers: which regions, which hops, and the band settings."""
+    """The vacancy-hop network of each system's cell: which systems, which hops, and the band settings.
 
-    regions: Annotated[list[BarrierRegion], Distinct] = Field(
-        default_factory=lambda: list(BARRIER_REGIONS), min_length=1, max_length=len(BARRIER_REGIONS),
-        description="Regions whose symmetry-distinct vacancy hops are computed.",
+    Nodes are the profile's vacancy sites (``mu_profile.support_layers_probed`` and ``mu_profile.funnel``
+    decide them, so both analyses share their relaxed vacancies).
+    """
+
+    systems: Annotated[list[str], Distinct] | None = Field(
+        None, max_length=20,
+        description="System labels whose network is computed, each in its own relaxed cell; null: every system of "
+        "the study whose outermost film is Ru-0001.",
     )
-    cutoff_A: float = CUTOFF.field(3.0, description=f"Longest O-O hop considered ({CUTOFF.text}).")
-    supercell: dict[BarrierRegion, tuple[Repeat, Repeat, Repeat]] = Field(
-        default_factory=dict,
-        description="Repetition per region (bulk cell, or surface cell with 1 last; repeats 1..8); default: the "
-        "smallest whose cell widths exceed 2 x cutoff_A.",
+    cutoff_A: float = CUTOFF.field(3.0, description=f"Longest O-O hop of the network ({CUTOFF.text}).")
+    lazy: bool = Field(
+        True, strict=True,
+        description="Compute a hop's band only while it could lie on a best path (its lower bound, the higher "
+        "endpoint vacancy energy, is below the best path found so far); false: every hop of the network.",
     )
-    slab_layers: int = Bound(2, LAYERS.hi, integer=True).field(
-        6, description="Layers of the r-TiO2(110) and a-TiO2(101) slabs.")
-    hop_layers: int = Bound(2, LAYERS.hi, integer=True).field(
-        5, description="Outer slab layers whose layer k+1 -> k hops are computed.")
-    fixed_layers: int = Bound(0, LAYERS.hi - 1, integer=True).field(
-        1, description="Bottom layers held fixed in slabs and interfaces.")
-    vacuum: float = VACUUM.field(12.0, description=f"Vacuum of slab and interface hosts ({VACUUM.text}).")
-    interface_support_layers: int = Bound(2, LAYERS.hi, integer=True).field(
-        3, description="r-TiO2(110) layers under the interfacial RuO2.")
-    max_hops: int | dict[BarrierRegion, int] | None = Field(
-        None,
-        description="Most hops per region, shortest first (in slab regions: per layer pair k+1 -> k); one number "
-        "for every region or one per region (regions not named: all hops); null: all hops.",
-    )
-    n_images: int | None = IMAGES.field(None, description="Intermediate images; null: the preset's neb.n_images.")
+    n_images: int | None = IMAGES.field(
+        None, description="Intermediate images, an even number (no image on the mirror plane of a symmetric hop); "
+        "null: the preset's neb.n_images.")
     fmax: float | None = FMAX.field(None, description="Band force threshold (eV/Å); null: the preset's.")
     steps: int | None = BAND_STEPS.field(None, description="Most band optimizer steps; null: the preset's.")
     optimizer: Literal["FIRE", "BFGS", "LBFGS", "MDMin"] | None = Field(None, description="Band optimizer; null: the preset's.")
     spring_constant: float | None = SPRING.field(None, description="Spring constant (eV/Å²); null: the preset's.")
-    relax_endpoints: bool = Field(
-        True, strict=True, description="Relax both endpoints before the band (else single points).")
     dft_preset: str | None = Field(
         None, pattern=PRESET_NAME_PATTERN,
-        description="Also run every hop at this preset (e.g. gpaw-production), starting from the band of "
-        "the run's preset (the fidelity ladder).",
+        description="Also run every hop on a best path at this preset (e.g. gpaw-production), starting from its "
+        "band at the run's preset (the fidelity ladder).",
     )
     dft_preset_overrides: BoundedMapping = Field(
         default_factory=dict, json_schema_extra={"allowed": MAPPING_TEXT}, description="Overrides of dft_preset.")
 
-    @field_validator("max_hops", mode="before")
+    @field_validator("n_images")
     @classmethod
-    def _check_max_hops(cls, value: object) -> object:
-        allowed = (f"a whole number in {COUNT.text}, or a mapping of {', '.join(BARRIER_REGIONS)} to such numbers, "
-                   "or null")
-        if value is not None and not isinstance(value, (int, dict)) or isinstance(value, bool):
-            raise ValueError(f"{value!r} is not a hop count (allowed: {allowed})")
-        limits = value.items() if isinstance(value, dict) else [("", value)] if value is not None else []
-        for region, limit in limits:
-            if region and region not in BARRIER_REGIONS:
-                raise ValueError(f"unknown region {region!r} (allowed: {allowed})")
-            if not COUNT.contains(limit):
-                raise ValueError(f"{limit!r} is not a hop count (allowed: {allowed})")
+    def _even(cls, value: int | None) -> int | None:
+        if value is not None and value % 2:
+            raise ValueError(f"{value} images put the middle one on the mirror plane of a symmetric hop "
+                             "(allowed: an even number, e.g. 4 or 6)")
         return value
 
     @model_validator(mode="after")
     def _check(self) -> BarrierSettings:
-        if self.hop_layers + self.fixed_layers > self.slab_layers:
-            raise ValueError(
-                f"hop_layers ({self.hop_layers}) + fixed_layers ({self.fixed_layers}) exceed slab_layers "
-                f"({self.slab_layers}); the hopping layers must be free"
-            )
-        if self.fixed_layers >= self.interface_support_layers:
-            raise ValueError("fixed_layers must be below interface_support_layers")
+        for label in self.systems or []:
+            if label.count("/") < 1:
+                raise ValueError(f"systems: {label!r} is not a system label (allowed: support/film[/film], e.g. "
+                                 "'rutile-110/Ru-0001')")
         return self

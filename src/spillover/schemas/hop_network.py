@@ -1,0 +1,82 @@
+"""Output document of the vacancy-hop network of one system (nodes, hops with their bands, best paths)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from spillover.schemas.base import Document
+from spillover.schemas.neb import NebDoc
+
+
+class HopNode(BaseModel):
+    """A symmetry-distinct vacancy site of the network and its relaxed vacancy."""
+
+    site: str = Field(description="Site label, e.g. 'L2:O14' (support layer 2 from the interface), 'RuO2 O131'.")
+    region: Literal["support", "interlayer"] = Field(description="Support layer or interlayer oxide film.")
+    layer: int | None = Field(description="Support layer from the interface (film: its layer).")
+    index: int = Field(description="Index of the vacated O in the relaxed cell (the orbit's representative).")
+    multiplicity: int = Field(description="Sites of the cell this one stands for.")
+    target: bool = Field(description="An interface node: a path ends on reaching one.")
+    energy_eV: float | None = Field(description="Total energy of the relaxed cell without this O (eV); null: failed.")
+    converged: bool = Field(description="Whether that relaxation met its fmax.")
+    job_id: str = Field(description="uuid of the job that computed the relaxation (the profile funnel or this network).")
+    source: Literal["funnel", "network"] = Field(description="Profile funnel survivor (reused) or relaxed here.")
+
+
+class HopEdge(BaseModel):
+    """A symmetry-distinct hop: its sites, its band (or why none was computed)."""
+
+    label: str = Field(description="Hop label, e.g. 'L2:O40 -> L1:O3 (2.78 Å)' (the O moves from -> to).")
+    kind: Literal["in-layer", "between-layers", "interlayer", "across-interface"] = Field(description="Where it runs.")
+    from_site: str = Field(description="Node of the site the O leaves (the final vacancy).")
+    to_site: str = Field(description="Node of the site the O fills (the initial vacancy).")
+    from_layer: int | None = Field(description="Layer of the O's start site.")
+    to_layer: int | None = Field(description="Layer of the O's end site.")
+    distance_A: float = Field(description="Hop length (Å).")
+    multiplicity: int = Field(description="Hops of the cell this one stands for.")
+    hop: dict[str, Any] = Field(description="The hop (spillover.build.barriers.Hop.to_dict) with its equivalent hops.")
+    lower_bound_eV: float | None = Field(description="The higher endpoint energy, above the lowest vacancy (eV).")
+    skipped: str | None = Field(None, description="Why no band was computed (null: computed).")
+    neb: NebDoc | None = Field(None, description="The band, when computed.")
+
+
+class HopPath(BaseModel):
+    """The best path of a vacancy from one support layer to the interface."""
+
+    from_layer: int = Field(description="Support layer k of the start, from the interface.")
+    start_site: str = Field(description="The layer's lowest-energy vacancy.")
+    E_eff_eV: float | None = Field(description="Highest point of the path above the start (eV); null: no path.")
+    hops: list[str] = Field(default_factory=list, description="Hop labels in order, the vacancy moving towards the interface.")
+    sites: list[str] = Field(default_factory=list, description="Nodes visited, start first.")
+    levels_eV: list[float] = Field(
+        default_factory=list,
+        description="Energies along the path above the start: vacancy, saddle, vacancy, ... (eV).")
+    reason: str | None = Field(None, description="Why there is no path, if none.")
+
+
+class HopNetworkDoc(Document):
+    """The vacancy-hop network of one system's relaxed cell and its effective barriers."""
+
+    doc_type: Literal["hop-network"] = Field("hop-network", description="Document type, for queries.")
+    system: str = Field(description="System label.")
+    support: str = Field(description="Support facet.")
+    cell_job_id: str = Field(description="uuid of the system's relaxed cell.")
+    cutoff_A: float = Field(description="Longest hop (Å).")
+    lazy: bool = Field(description="Whether bands were computed only where they could lie on a best path.")
+    nodes: list[HopNode] = Field(description="Every vacancy site of the network.")
+    edges: list[HopEdge] = Field(description="Every symmetry-distinct hop, computed or skipped.")
+    paths: list[HopPath] = Field(description="Best path from each support layer 1..L.")
+    temperature_K: float = Field(description="Temperature of the hop rates (the study's verdict temperature, K).")
+    prefactor_per_s: float = Field(description="Attempt frequency of the hop rates (1/s).")
+    funnel_job_ids: list[str] = Field(default_factory=list, description="The profile funnels whose vacancies were reused.")
+    rounds: int = Field(description="Batches of bands computed.")
+    n_bands: int = Field(description="Bands computed (converged or not).")
+    force_calls: int = Field(description="Calculator calls of this job: node relaxations plus bands.")
+    workers: int = Field(1, description="Worker processes.")
+    wall_time_s: float = Field(description="Wall time of the job (s).")
+    failed: list[str] = Field(default_factory=list, description="What could not be computed, and why.")
+    settings: dict[str, Any] = Field(description="The study's barriers settings.")
+    reused_from_job_id: str | None = Field(
+        None, description="Set when this document is a copy of a stored one (same content hash): the job that computed it.")
