@@ -91,10 +91,10 @@ def test_minimax_path_avoids_a_direct_hop_with_a_high_saddle():
 def test_lazy_exploration_computes_fewer_bands_and_finds_the_same_barrier():
     # chain s -> m -> t with low saddles, and a branch s -> x -> y to a high vacancy x (1.4 eV) that no best
     # path can use: its lower bound 1.4 eV is above the chain's highest saddle 0.8 eV.
-    energies = {"s": 0.0, "m": 0.3, "t": 0.1, "x": 1.4, "y": 1.5}
-    true = {"s-m": 0.8, "m-t": 0.6, "s-x": 1.9, "x-y": 2.0, "x-t": 1.7, "s-t": 1.1, "loop": 0.2}
+    energies = {"s": 0.0, "m": 0.3, "t": 0.1, "x": 1.4, "y": 1.5, "u": -0.2}
+    true = {"s-m": 0.8, "m-t": 0.6, "s-x": 1.9, "x-y": 2.0, "x-t": 1.7, "s-t": 1.1, "loop": 0.2, "t-u": 0.3}
     ends = {"s-m": ("s", "m"), "m-t": ("m", "t"), "s-x": ("s", "x"), "x-y": ("x", "y"), "x-t": ("x", "t"),
-            "s-t": ("s", "t"), "loop": ("m", "m")}
+            "s-t": ("s", "t"), "loop": ("m", "m"), "t-u": ("t", "u")}
     edges = [Edge(k, *ends[k]) for k in true]
     calls: list[str] = []
 
@@ -102,17 +102,19 @@ def test_lazy_exploration_computes_fewer_bands_and_finds_the_same_barrier():
         calls.extend(e.key for e in batch)
         return {e.key: true[e.key] for e in batch}
 
-    lazy = explore(energies, edges, ["s", "m"], {"t"}, compute, batch=1, lazy=True)
+    targets = {"t", "u"}  # two interface sites: the hop between them is never needed
+    lazy = explore(energies, edges, ["s", "m"], targets, compute, batch=1, lazy=True)
     lazy_calls, calls[:] = list(calls), []
-    full = explore(energies, edges, ["s", "m"], {"t"}, compute, batch=2, lazy=False)
+    full = explore(energies, edges, ["s", "m"], targets, compute, batch=2, lazy=False)
     assert lazy.paths["s"].saddle_eV == full.paths["s"].saddle_eV == pytest.approx(0.8)
     assert lazy.paths["s"].hops == full.paths["s"].hops == ["s-m", "m-t"]
     # s-t (bound 0.1 eV) could have been on the best path and was computed; the hops of x could not
     assert set(lazy_calls) == {"s-t", "s-m", "m-t"} and len(calls) == 6  # the loop is never computed
-    assert set(lazy.skipped) == {"s-x", "x-y", "x-t", "loop"}
-    assert "equivalent sites" in lazy.skipped["loop"] and "lower bound 1.40 eV" in lazy.skipped["s-x"]
+    assert set(lazy.skipped) == {"s-x", "x-y", "x-t", "loop", "t-u"}
+    assert "equivalent sites" in lazy.skipped["loop"] and "interface sites" in lazy.skipped["t-u"]
+    assert "lower bound 1.60 eV" in lazy.skipped["s-x"]  # 1.4 eV above the lowest vacancy u (-0.2 eV)
     # an unconverged band is excluded: the path goes round it
-    lazy = explore(energies, edges, ["s"], {"t"}, lambda b: {e.key: None if e.key == "m-t" else true[e.key]
+    lazy = explore(energies, edges, ["s"], targets, lambda b: {e.key: None if e.key == "m-t" else true[e.key]
                                                             for e in b}, batch=1)
     assert lazy.failed == ["m-t"] and lazy.paths["s"].hops == ["s-t"] and lazy.paths["s"].saddle_eV == 1.1
 
@@ -180,7 +182,10 @@ def test_network_chain_computes_only_bands_a_best_path_can_use(network_run):
     computed = [h for h in hops if h["skipped"] is None]
     skipped = [h for h in hops if h["skipped"] is not None]
     assert len(hops) == len(doc["edges"]) and doc["n_bands"] == len(computed) < len(hops)
-    assert all("lower bound" in h["skipped"] or "equivalent" in h["skipped"] for h in skipped)
+    assert all("lower bound" in h["skipped"] or "interface sites" in h["skipped"] for h in skipped)
+    # hops inside layer 1 join two interface sites here: never computed
+    assert all(h["skipped"] and "interface sites" in h["skipped"] for h in hops
+               if h["region"] == "in-layer" and h["to_layer"] == 1)
     best = max(p["E_eff_eV"] for p in network_run["paths"])
     start = {n["site"]: n["energy_eV"] for n in doc["nodes"]}
     # every skipped hop's lower bound is at or above the highest point of the slowest best path

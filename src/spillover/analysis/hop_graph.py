@@ -125,7 +125,7 @@ def explore(energies: dict[Hashable, float], edges: Sequence[Edge], starts: Sequ
     energies
         Node -> vacancy energy (eV); every node of ``edges`` must have one.
     edges
-        Every hop of the network. A hop joining a node to itself is never computed.
+        Every hop of the network. A hop joining a node to itself, or two targets, is never computed.
     starts, targets
         Start nodes (one per layer) and the interface nodes.
     compute
@@ -144,9 +144,13 @@ def explore(energies: dict[Hashable, float], edges: Sequence[Edge], starts: Sequ
     lower = {e.key: max(energies[e.u], energies[e.v]) for e in edges}
     saddles: dict[Hashable, float] = {}
     failed: list[Hashable] = []
-    skipped: dict[Hashable, str] = {e.key: "joins two equivalent sites: on no path between different sites"
-                                    for e in edges if e.u == e.v}
-    pending = sorted((e for e in edges if e.u != e.v), key=lambda e: (lower[e.key], str(e.key)))
+    skipped: dict[Hashable, str] = {}
+    for e in edges:
+        if e.u == e.v:
+            skipped[e.key] = "joins two equivalent sites: on no path between different sites"
+        elif e.u in targets and e.v in targets:
+            skipped[e.key] = "joins two interface sites: a path ends at the first"
+    pending = sorted((e for e in edges if e.key not in skipped), key=lambda e: (lower[e.key], str(e.key)))
     ends = {e.key: (e.u, e.v) for e in edges}
     rounds = 0
 
