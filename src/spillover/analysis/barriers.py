@@ -217,7 +217,7 @@ def plot_neb(doc: dict[str, Any], output: Path, job_id: str = "") -> None:
 
 
 def _depth(row: dict[str, Any]) -> float | None:
-    """x position on the depth axis: 0 inside the film, 0.5 across the interface, k in layer k, k + 0.5 between k and k+1."""
+    """x position on the depth axis: 0 in the film, 0.5 across the interface, k in layer k, k + 0.5 between k, k+1."""
     kind, layer = row["region"], row["to_layer"]
     if kind == "interlayer":
         return 0.0

@@ -26,7 +26,7 @@ TARGET = "__interface__"
 
 @dataclass(frozen=True)
 class Edge:
-    """One hop of the network: its key, the two nodes and the lower bound of its saddle."""
+    """One hop of the network: its key and the two nodes it joins."""
 
     key: Hashable
     u: Hashable

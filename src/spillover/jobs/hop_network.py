@@ -30,19 +30,15 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from spillover.schemas import as_structure, calc_atoms, plain
 from spillover.schemas.hop_network import HopEdge, HopNetworkDoc, HopNode, HopPath
 
-KIND = "hop-network"
-
-
 def _tolerate_missing() -> JobConfig:
     return JobConfig(on_missing_references=OnMissing.NONE)
 
 
-def node_groups(cell, profile: dict, cutoff: float) -> list[tuple[str, int | None]]:
+def node_groups(cell, profile: dict) -> list[tuple[str, int | None]]:
     """(region, layer) of every vacancy funnel the network's nodes come from, in path order."""
-    from spillover.build.hop_network import cell_network
+    from spillover.build.mu_profile import cell_vacancy_sites
 
-    net = cell_network(cell, profile["support_layers_probed"], cutoff)
-    return list(dict.fromkeys((n.region, n.layer) for n in net.nodes))
+    return list(dict.fromkeys((s.region, s.layer) for s in cell_vacancy_sites(cell, profile["support_layers_probed"])))
 
 
 @job
@@ -56,7 +52,7 @@ def network_sites(clean: dict | None, clean_id: str, label: str, support: str, p
         raise RuntimeError(f"{label}: the relaxed cell is missing; no hop network")
     cell = calc_atoms(clean)
     funnels = []
-    for region, layer in node_groups(cell, profile, settings["cutoff_A"]):
+    for region, layer in node_groups(cell, profile):
         f = profile_funnel(clean, clean_id, label, region, layer, preset, preset_overrides, profile)
         f.name = f"mu-profile {label} {region}" + (f" L{layer}" if layer is not None else "")
         f.update_metadata({"system": label, "mu_profile": {"region": region, "layer": layer}})
@@ -256,7 +252,8 @@ def hop_network(clean: dict, clean_id: str, label: str, support: str, preset: st
         preset=resolved.name, preset_resolved=resolved.model_dump(), system=label, support=support,
         cell_job_id=clean_id, cutoff_A=settings["cutoff_A"], lazy=settings["lazy"], nodes=nodes, edges=hop_edges,
         paths=paths, temperature_K=profile["verdict"]["temperature_K"],
-        prefactor_per_s=profile["verdict"]["prefactor_per_s"], funnel_job_ids=list(funnel_ids), rounds=found.rounds, n_bands=len(docs),
+        prefactor_per_s=profile["verdict"]["prefactor_per_s"], funnel_job_ids=list(funnel_ids),
+        rounds=found.rounds, n_bands=len(docs),
         force_calls=int(sum(d.force_calls for d in docs.values())), workers=workers,
         wall_time_s=time.perf_counter() - started, failed=failed, settings=settings, content_hash=digest,
     )
