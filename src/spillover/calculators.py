@@ -271,6 +271,17 @@ def _validate_calculator_keys(preset: Preset) -> None:
             raise InputError("preset.gpaw.mode", "missing", "e.g. {name: pw, ecut: 500}")
 
 
+def _keys_at(loc: tuple) -> str | None:
+    """The keys allowed at ``loc`` (a pydantic error location) of a preset, or None below a model."""
+    model: Any = Preset
+    for part in loc:
+        annotation = model.model_fields[part].annotation if part in model.model_fields else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return ", ".join(model.model_fields)
+
+
 def load_preset(name: str, overrides: dict | None = None) -> Preset:
     """Resolve a preset through its parents, apply overrides and validate it.
 
@@ -302,10 +313,8 @@ def load_preset(name: str, overrides: dict | None = None) -> Preset:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
-        allowed = None
         if err["type"] == "extra_forbidden":
-            allowed = ", ".join(Preset.model_fields) if len(err["loc"]) == 1 else None
-            raise InputError(f"preset.{where}", "unknown preset key", allowed) from None
+            raise InputError(f"preset.{where}", "unknown preset key", _keys_at(err["loc"][:-1])) from None
         ops = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
         bounds = [f"{ops[k]} {v}" for k, v in (err.get("ctx") or {}).items() if k in ops]
         raise InputError(f"preset.{where}", err["msg"], " and ".join(bounds) or None) from None
@@ -461,6 +470,33 @@ def gpaw_in_mpi_ranks(params: dict[str, Any], mpi_command: str) -> Calculator:
     calc = PythonSubProcessCalculator(NamedPackedCalculator("gpaw", params), MPICommand(argv)).__enter__()
     atexit.register(close_calculator, calc)
     return calc
+
+
+def local_mpi_environment(ranks: int, field: str = "--mpi") -> dict[str, str]:
+    """The environment under which GPAW of this process runs in ``ranks`` MPI ranks on this machine.
+
+    The same path as a queue job's (:data:`MPI_COMMAND_ENV`), with ``mpiexec -n N``. Open MPI also
+    gets ``--oversubscribe`` (it counts physical cores, and a 2-vCPU machine may have one) and, run
+    as root (containers), the two variables it asks for; every rank has one OpenMP thread.
+
+    Raises
+    ------
+    InputError
+        No ``mpiexec`` on ``PATH``.
+    """
+    import shutil
+    import subprocess
+
+    if shutil.which("mpiexec") is None:
+        raise InputError(field, "no mpiexec on PATH", "install MPI (Debian: openmpi-bin), or 1 rank")
+    command = f"mpiexec -n {ranks}"
+    env = {"OMP_NUM_THREADS": "1"}
+    version = subprocess.run(["mpiexec", "--version"], capture_output=True, text=True, timeout=60).stdout.lower()
+    if "open mpi" in version or "open-mpi" in version or "openrte" in version:
+        command += " --oversubscribe"
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    return {MPI_COMMAND_ENV: command, **env}
 
 
 def close_calculator(calc: Calculator) -> None:

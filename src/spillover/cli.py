@@ -46,25 +46,11 @@ OutputOption = Annotated[
 def _write_structure(atoms, output: Path | None) -> None:
     if output is None:
         return
-    from ase.io import write
-    from ase.io.formats import UnknownFileTypeError
+    from spillover.structure_io import lost_note, write_structure
 
-    if not output.parent.is_dir():
-        raise InputError("--output", f"directory {output.parent} does not exist")
-    if output.is_dir():
-        raise InputError("--output", f"{output} is a directory", "a file name, e.g. slab.extxyz")
-    existed = output.exists()
-    try:
-        write(output, atoms)
-    except UnknownFileTypeError:
-        raise InputError("--output", f"unknown structure format for {output.name}", "e.g. .cif, .xyz, .vasp, .traj") from None
-    except OSError as exc:
-        raise InputError("--output", f"cannot write {output}: {exc.strerror or exc.__class__.__name__}") from None
-    except Exception as exc:  # noqa: BLE001 - a format that cannot hold this structure is a bad --output
-        if not existed:
-            output.unlink(missing_ok=True)
-        raise InputError("--output", f"cannot write this structure as {output.suffix or output.name} "
-                         f"({exc.__class__.__name__})", "e.g. .cif, .xyz, .extxyz, .vasp, .traj") from None
+    note = lost_note(output, write_structure(atoms, output))
+    if note:
+        typer.echo(note, err=True)
 
 
 def _emit(report: dict, as_json: bool, title: str) -> None:
@@ -278,8 +264,9 @@ def _register_commands() -> None:
 
     for analysis in ANALYSES.values():
         importlib.import_module(analysis.commands).register(app, table_app, plot_app)
-    from spillover.commands import queue
+    from spillover.commands import calc, queue
 
+    calc.register(app, table_app, plot_app)
     queue.register(app, table_app, plot_app)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -22,23 +21,13 @@ from spillover.commands.options import (
     check_preset_name,
     check_range,
     print_table,
+    run_one_job,
 )
 from spillover.errors import InputError
 from spillover.sections.base import BAND_STEPS, CUTOFF, FMAX, IMAGES
 
 NO_RESULTS = ("--db", "no NEB results stored", "run 'spillover run STUDY --only barriers' first")
 NO_PATHS = ("--db", "no hop network stored", "run 'spillover run STUDY --only barriers' first")
-
-
-def _read_structure(path: Path, field: str):
-    from ase.io import read
-
-    if not path.is_file():
-        raise InputError(field, f"file {path} does not exist")
-    try:
-        return read(path)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is bad input
-        raise InputError(field, f"cannot read {path}: {exc.__class__.__name__}") from None
 
 
 def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) -> None:
@@ -156,17 +145,17 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
             if value is not None:
                 check_range(option, value, bound)
         check_directory("--scratch", scratch)
-        a0, a1 = _read_structure(initial, "INITIAL"), _read_structure(final, "FINAL")
+        from spillover.structure_io import read_structure
+
+        a0, a1 = read_structure(initial, "INITIAL"), read_structure(final, "FINAL")
 
         from spillover.build.barriers import check_endpoints
 
         check_endpoints(a0, a1, cutoff)
-        from jobflow import run_locally
         from pymatgen.io.ase import AseAtomsAdaptor
 
         from spillover.jobs.neb import CHECKPOINT_SUBDIR, NebMaker
         from spillover.settings import get_settings
-        from spillover.store import connect
 
         root = (scratch or get_settings().scratch).resolve()
         maker = NebMaker(
@@ -176,16 +165,7 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
         maker.resolved_preset()  # a bad preset or setting fails before anything is written
         job = maker.make(AseAtomsAdaptor.get_structure(a0), AseAtomsAdaptor.get_structure(a1),
                          hop={"label": f"{initial.name} -> {final.name}", "region": "custom"})
-        store = connect(db)
-        root.mkdir(parents=True, exist_ok=True)
-        with warnings.catch_warnings():  # the same harmless, repeated warnings the runner hides
-            warnings.filterwarnings("ignore", message="cd is deprecated", category=FutureWarning)
-            warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad", category=UserWarning)
-            responses = run_locally(job, store=store, root_dir=root, create_folders=True, log=False)
-        if job.uuid not in responses:
-            typer.echo("spillover: the NEB job failed", err=True)
-            raise typer.Exit(1)
-        out = responses[job.uuid][1].output
+        out = run_one_job(job, db, root, "NEB").output
         if as_json:
             keys = ("Ea_forward_eV", "Ea_reverse_eV", "dE_eV", "n_images", "converged", "force_calls",
                     "optimizer_steps", "wall_time_s", "preset")

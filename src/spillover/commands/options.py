@@ -70,3 +70,28 @@ def print_table(rows: list[dict], columns: list, fmt: str, missing: tuple[str, s
     if not rows:
         raise InputError(*missing)
     typer.echo(render(rows, columns, fmt))
+
+
+def run_one_job(job, db: str | None, root: Path, what: str):  # noqa: ANN001, ANN201 - a jobflow Job and Response
+    """Run one jobflow job locally into the database ``db`` with its folder below ``root``; its Response.
+
+    The job looks stored results up by content hash (``expose_store``, as every job of a study's
+    plan). A job that fails is one line on stderr and exit code 1.
+    """
+    import warnings
+
+    from jobflow import run_locally
+
+    from spillover.store import connect
+
+    job.update_config({"expose_store": True})
+    store = connect(db)
+    root.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():  # the same harmless, repeated warnings the runner hides
+        warnings.filterwarnings("ignore", message="cd is deprecated", category=FutureWarning)
+        warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad", category=UserWarning)
+        responses = run_locally(job, store=store, root_dir=root, create_folders=True, log=False)
+    if job.uuid not in responses:
+        typer.echo(f"spillover: the {what} job {job.uuid} failed; its folder is below {root}", err=True)
+        raise typer.Exit(1)
+    return responses[job.uuid][1]

@@ -153,6 +153,8 @@ PRESSURE = Bound(0, 1e4, "bar", lo_open=True)
 COUNT = Bound(1, 1000, integer=True)
 #: Rows a listing prints (0: all).
 LIMIT = Bound(0, 100_000, integer=True)
+#: MPI ranks of one local GPAW calculation.
+RANKS = Bound(1, 1024, integer=True)
 
 
 def check_search(max_area: float, max_strain_percent: float, field: str) -> None:
@@ -237,6 +239,16 @@ PRESET_RANGES: dict[tuple[str, str], Bound] = {
     ("neb", "n_images"): IMAGES, ("neb", "steps"): BAND_STEPS, ("neb", "fmax"): FMAX,
     ("neb", "spring_constant"): SPRING, ("relax", "steps"): BAND_STEPS, ("relax", "fmax"): FMAX,
 }
+def check_overrides(value: Any, field: str) -> dict:
+    """``value`` if it is a mapping of preset overrides within the bounds above, else InputError naming ``field``."""
+    try:
+        return _check_mapping(value)
+    except PydanticCustomError as exc:
+        raise InputError(exc.context["field"], exc.message(), exc.context["allowed"]) from None
+    except ValueError as exc:
+        raise InputError(field, str(exc), MAPPING_TEXT) from None
+
+
 #: A mapping of preset keys (deep-merged into a preset): bounded depth and size, finite numbers.
 BoundedMapping = Annotated[dict, BeforeValidator(_check_mapping)]
 MAPPING_TEXT = (f"a mapping of preset keys, at most {MAPPING_DEPTH} levels deep and {MAPPING_SIZE} entries, "
