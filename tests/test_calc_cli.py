@@ -144,3 +144,35 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, monkeypatch, argv, f
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"spillover: error: {field}:") and "Traceback" not in err, err
     assert out == "" and not (tmp_path / "db").exists() and not (tmp_path / "scratch").exists()
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: no ``except Exception`` (jobflow's included) stops it."""
+
+
+def test_killed_relax_resumes_when_the_same_command_runs_again(tmp_path, monkeypatch):
+    from spillover.analytic import PairMorse
+
+    slab = _slab(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    argv = ("relax", slab, "--preset", "analytic", "--db", str(tmp_path / "db"), "--scratch", str(tmp_path / "s"),
+            "--json")
+    original, count = PairMorse.calculate, [0]
+
+    def dying(self, *args, **kwargs):
+        count[0] += 1
+        if count[0] > 6:
+            raise Killed
+        return original(self, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(PairMorse, "calculate", dying)
+        with pytest.raises(Killed):
+            run_cli(*argv)
+    assert list((tmp_path / "s" / "relax-checkpoints").glob("relax-*/state.json"))
+    code, out, err = run_cli(*argv)
+    assert code == 0, err
+    report = json.loads(out)
+    doc = connect(tmp_path / "db", create=False).query_one({"uuid": report["job_id"]})["output"]
+    assert doc["runs"] == 2 and doc["run_history"][1]["start_step"] > 0 and report["converged"]
+    assert not list((tmp_path / "s" / "relax-checkpoints").glob("relax-*"))  # removed once stored
