@@ -179,6 +179,8 @@ def run(
     workers: Annotated[Optional[int], typer.Option(
         help=f"Worker processes for the independent calculations of a job, one thread each (1..{MAX_WORKERS}) "
         "[default: $SPILLOVER_WORKERS, else one per core].")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (jobs per analysis and system, what is "
+                                          "stored, the last run's cost); compute and write nothing.")] = False,
 ) -> None:
     """Run a study locally with jobflow, store every result, print each analysis's tables."""
     check_preset_name("--preset", preset)
@@ -204,6 +206,11 @@ def run(
     try:
         worker_count()  # a bad $SPILLOVER_WORKERS: one line, before anything runs
         preflight(study, preset_name, scratch)
+        if dry_run:
+            from spillover.dry_run import dry_run_report, render_dry_run
+
+            typer.echo(render_dry_run(dry_run_report(study, preset_name, db=db, scratch=scratch)))
+            raise typer.Exit(0)
         code = run_study(study, preset_name, db=db, scratch=scratch)
     finally:
         for key, value in saved.items():

@@ -41,6 +41,7 @@ def submit(
         typer.Option("--db", help="Results JobStore: directory or config [default: $SPILLOVER_DB or ./spillover-db]."),
     ] = None,
     as_json: JsonOption = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and what is stored; touch no LaunchPad.")] = False,
 ) -> None:
     """Add a study to the LaunchPad as one FireWorks workflow (nothing runs yet: see 'spillover launch')."""
     from spillover.plan import preflight
@@ -55,6 +56,17 @@ def submit(
     from spillover.submit import check_db_config, load_launchpad, release_launchpad, submit as submit_study
 
     check_db_config(db)
+    if dry_run:
+        from spillover.dry_run import dry_run_report, render_dry_run
+
+        report = dry_run_report(study, preset_name, db=db)
+        if as_json:
+            typer.echo(json.dumps({"dry_run": True, **report}))
+            return
+        typer.echo(render_dry_run(report))
+        typer.echo(f"submit would add one workflow of {report['jobs']} Fireworks (one per job of the plan) to the "
+                   "LaunchPad; nothing was added")
+        return
     lp = load_launchpad(launchpad)
     try:
         result = submit_study(study, preset_name, lp, name=name, db=db)
