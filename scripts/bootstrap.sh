@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 VENV=.venv
 PYTHON=${PYTHON:-python3}
 # openmpi: GPAW compiles with MPI when mpic++ is on PATH, so queue jobs with several tasks run its ranks.
-DEB_PACKAGES=(libxc-dev libopenblas-dev pkg-config openmpi-bin libopenmpi-dev slurm-wlm munge)
+# texlive: tests/test_tables.py compiles the LaTeX tables with pdflatex (booktabs.sty is in -recommended).
+DEB_PACKAGES=(libxc-dev libopenblas-dev pkg-config openmpi-bin libopenmpi-dev slurm-wlm munge
+              texlive-latex-base texlive-latex-recommended)
 TORCH_VERSION=2.13.0
 EXTRAS=${SPILLOVER_EXTRAS:-all,test}
 

@@ -317,11 +317,11 @@ CLI_BOUNDS = [
     (["neb", "a.xyz", "b.xyz", "--preset", "../../etc/evil"], "--preset", "not a preset name"),
     (["results", "--limit", "-1"], "--limit", "0..100000"),
     (["results", "--limit", "100001"], "--limit", "0..100000"),
-    (["table", "oxidation", "--T", "0"], "--T", "0 < x <= 5000 K"),
-    (["table", "oxidation", "--T", "5001"], "--T", "0 < x <= 5000 K"),
-    (["table", "oxidation", "--T", "nan"], "--T", "finite"),
-    (["table", "oxidation", "--p", "0"], "--p", "0 < x <= 10000 bar"),
-    (["table", "oxidation", "--p", "1e5"], "--p", "0 < x <= 10000 bar"),
+    (["table", "oxidation", "--T", "0"], "--temperature", "0 < x <= 5000 K"),
+    (["table", "oxidation", "--T", "5001"], "--temperature", "0 < x <= 5000 K"),
+    (["table", "oxidation", "--T", "nan"], "--temperature", "finite"),
+    (["table", "oxidation", "--p", "0"], "--pressure", "0 < x <= 10000 bar"),
+    (["table", "oxidation", "--p", "1e5"], "--pressure", "0 < x <= 10000 bar"),
     (["table", "mu-profile", "--preset", "../x"], "--preset", "not a preset name"),
     (["plot", "oxidation", "-o", "gamma.txt"], "--output", ".png"),
     (["plot", "oxidation", "-o", "gamma.png", "--support", "mars"], "--support", "rutile-110"),
@@ -332,7 +332,7 @@ CLI_BOUNDS = [
     (["nonsense"], "COMMAND", "build"),
     (["build", "slab"], "name", "missing"),
     (["build", "slab", "rutile-110", "--vacuum"], "--vacuum", "requires an argument"),
-    (["table", "oxidation", "--T", "hot"], "--T", "valid number"),
+    (["table", "oxidation", "--T", "hot"], "--temperature", "valid number"),
 ]
 
 

@@ -379,10 +379,10 @@ def test_bad_study_writes_nothing(tmp_path, change, field):
 @pytest.mark.parametrize(
     ("argv", "field"),
     [
-        (["table", "oxidation", "--T", "0"], "--T"),
-        (["table", "oxidation", "--T", "-50"], "--T"),
-        (["table", "oxidation", "--p", "0"], "--p"),
-        (["table", "oxidation", "--p", "-1e-3"], "--p"),
+        (["table", "oxidation", "--T", "0"], "--temperature"),
+        (["table", "oxidation", "--T", "-50"], "--temperature"),
+        (["table", "oxidation", "--p", "0"], "--pressure"),
+        (["table", "oxidation", "--p", "-1e-3"], "--pressure"),
         (["table", "oxidation", "--support", "brookite-101"], "--support"),
         (["table", "oxidation", "--format", "xml"], "--format"),
         (["table", "oxidation", "--reference", "magic"], "--reference"),

@@ -25,15 +25,35 @@ from spillover.errors import InputError, UnsafeDocumentError
 from spillover.workers import MAX_WORKERS, WORKERS_ENV, worker_count
 from spillover.sections.base import AREA, GAP, LAYERS, LIMIT, REPEAT, SEARCH_TEXT, STRAIN, VACUUM, check_search
 
+# rich_markup_mode=None: help texts are plain text, so "[default: ...]" is printed, not taken for markup
+HELP = {"rich_markup_mode": None, "context_settings": {"help_option_names": ["-h", "--help"]}}
 app = typer.Typer(
     help="Bulk oxygen spillover at Ru/TiO2: build models, run studies, query results.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    **HELP,
 )
-build_app = typer.Typer(help="Build bulk, slab and interface structures.", no_args_is_help=True)
-table_app = typer.Typer(help="Print the tables a paper shows, from the results database.", no_args_is_help=True)
-plot_app = typer.Typer(help="Plot results from the database (png or svg).", no_args_is_help=True)
+build_app = typer.Typer(help="Build bulk, slab and interface structures.", no_args_is_help=True, **HELP)
+table_app = typer.Typer(help="Print the tables a paper shows, from the results database.", no_args_is_help=True,
+                        **HELP)
+plot_app = typer.Typer(help="Plot results from the database (png, svg or pdf).", no_args_is_help=True, **HELP)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"spillover {version('spillover')}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Bulk oxygen spillover at Ru/TiO2: build models, run studies, query results."""
 app.add_typer(build_app, name="build")
 app.add_typer(table_app, name="table")
 app.add_typer(plot_app, name="plot")
@@ -339,7 +359,7 @@ def main() -> None:
     """
     errors = _click_exceptions()
     try:
-        code = _click_command()(standalone_mode=False)
+        code = _click_command()(standalone_mode=False, prog_name="spillover")
     except (InputError, UnsafeDocumentError) as exc:  # a crafted stored document: one line too
         typer.echo(f"spillover: error: {_one_line(exc)}", err=True)
         sys.exit(2)

@@ -20,6 +20,7 @@ from spillover.commands.options import (
     check_plot_output,
     check_preset_name,
     check_range,
+    no_rows,
     print_table,
     run_one_job,
 )
@@ -44,7 +45,8 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
         from spillover.store import connect
 
         check_choice("--format", fmt, FORMATS)
-        print_table(barrier_rows(connect(db, create=False), preset=preset, system=system), COLUMNS, fmt, NO_RESULTS)
+        print_table(barrier_rows(connect(db, create=False), preset=preset, system=system), COLUMNS, fmt, NO_RESULTS,
+                    preset=preset, system=system)
 
     @table_app.command("hop-paths")
     def table_hop_paths(db: DbOption = None, fmt: FormatOption = "md", preset: PresetFilter = None,
@@ -62,10 +64,10 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
         if fmt == "json":
             rows = [{**{k: r[k] for k in keys}, "path": r["hops"], "preset": r["preset"]} for r in rows]
             if not rows:
-                raise InputError(*NO_PATHS)
+                no_rows(NO_PATHS, PATH_COLUMNS, fmt, preset=preset, system=system)
             typer.echo(json.dumps(rows, indent=2))
             return
-        print_table(rows, PATH_COLUMNS, fmt, NO_PATHS)
+        print_table(rows, PATH_COLUMNS, fmt, NO_PATHS, preset=preset, system=system)
 
     @plot_app.command("hop-path")
     def plot_hop_path(output: PlotOutput, db: DbOption = None, preset: PresetFilter = None) -> None:

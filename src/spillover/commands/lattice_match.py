@@ -28,7 +28,7 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
 
         check_choice("--format", fmt, FORMATS)
         print_table(lattice_match_rows(connect(db, create=False), preset=preset), COLUMNS, fmt,
-                    ("--db", "no system cells stored", "run 'spillover run STUDY' first"))
+                    ("--db", "no system cells stored", "run 'spillover run STUDY' first"), preset=preset)
 
     @table_app.command("lattice-scan")
     def table_lattice_scan(db: DbOption = None, fmt: FormatOption = "md", preset: PresetFilter = None) -> None:
@@ -41,4 +41,4 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
 
         check_choice("--format", fmt, FORMATS)
         print_table(stored_scan_rows(connect(db, create=False), preset=preset), SCAN_COLUMNS, fmt,
-                    ("--db", "no lattice scan stored", "run 'spillover run STUDY', or 'spillover build scan'"))
+                    ("--db", "no lattice scan stored", "run 'spillover run STUDY', or 'spillover build scan'"), preset=preset)

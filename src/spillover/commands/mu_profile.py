@@ -15,6 +15,7 @@ from spillover.commands.options import (
     check_choice,
     check_plot_output,
     check_preset_name,
+    no_rows,
 )
 from spillover.errors import InputError
 
@@ -57,7 +58,7 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
         store = _store(db, preset, system)
         rows = profile_rows(store, preset=preset, system=system)
         if not rows:
-            raise InputError(*NO_PROFILE)
+            no_rows(NO_PROFILE, COLUMNS, fmt, preset=preset, system=system)
         if fmt == "json":
             keys = ("system", "support", "region", "layer", "site", "occupied", "E_b_eV", "converged",
                     "multiplicity", "preset", "job_ids")
@@ -79,7 +80,7 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
         check_choice("--format", fmt, FORMATS)
         rows = transfer_rows(_store(db, preset, system), preset=preset, system=system)
         if not rows:
-            raise InputError(*NO_TRANSFER)
+            no_rows(NO_TRANSFER, TRANSFER_COLUMNS, fmt, preset=preset, system=system)
         if fmt == "json":
             keys = ("system", "from_layer", "to_site", "dE_eV", "distance_A", "preset", "job_ids")
             typer.echo(json.dumps([{k: r[k] for k in keys} for r in rows], indent=2))
@@ -98,7 +99,7 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
         check_choice("--format", fmt, ("md", "json"))
         rows = verdicts(_store(db, preset, system), preset=preset, system=system)
         if not rows:
-            raise InputError(*NO_PROFILE)
+            no_rows(NO_PROFILE, VERDICT_COLUMNS, fmt, preset=preset, system=system)
         if fmt == "json":
             keys = ("system", "transfer_dE_eV", "E_eff_eV", "signature", "reason", "deep_transfer_eV",
                     "deep_from_layer", "deep_to_site", "rate_per_s", "thresholds", "job_ids", "preset")

@@ -63,12 +63,30 @@ def check_plot_output(output: Path) -> None:
 
 SystemFilter = Annotated[Optional[str], typer.Option("--system", help="Only this system, e.g. rutile-110/Ru-0001.")]
 
-def print_table(rows: list[dict], columns: list, fmt: str, missing: tuple[str, str, str]) -> None:
-    """Print ``rows`` in ``fmt``; no rows is the InputError ``missing`` (field, problem, what to do)."""
+def no_rows(missing: tuple[str, str, str], columns: list, fmt: str, **filters: str | None) -> None:
+    """End a table command that found no rows.
+
+    With a filter set (``--system``, ``--preset``, ...) an empty table is the answer: its header is
+    printed, stderr says which filters matched nothing, exit 0. Without one nothing is stored, and that
+    is the InputError ``missing`` (field, problem, what to do).
+    """
+    from spillover.analysis.tables import render
+
+    given = {k: v for k, v in filters.items() if v is not None}
+    if not given:
+        raise InputError(*missing)
+    typer.echo(render([], columns, fmt))
+    where = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in given.items())
+    typer.echo(f"no stored rows match {where}", err=True)
+    raise typer.Exit(0)
+
+
+def print_table(rows: list[dict], columns: list, fmt: str, missing: tuple[str, str, str], **filters: str | None) -> None:
+    """Print ``rows`` in ``fmt``; no rows: :func:`no_rows`."""
     from spillover.analysis.tables import render
 
     if not rows:
-        raise InputError(*missing)
+        no_rows(missing, columns, fmt, **filters)
     typer.echo(render(rows, columns, fmt))
 
 

@@ -15,9 +15,9 @@ from spillover.commands.options import (
     check_preset_name,
     check_plot_output,
     check_range,
+    no_rows,
     print_table,
 )
-from spillover.errors import InputError
 from spillover.sections.base import PRESSURE, TEMPERATURE
 
 SUPPORTS = ("rutile-110", "anatase-101", "rutile-110/RuO2-110", "anatase-101/RuO2-110")
@@ -27,8 +27,8 @@ REFERENCE_HELP = "O reference: stored (the study's choice), raw (1/2 E(O2)) or c
 def _check(T: float, p: float, support: Optional[str], reference: str) -> None:
     from spillover.analysis.oxidation import REFERENCES
 
-    check_range("--T", T, TEMPERATURE)
-    check_range("--p", p, PRESSURE)
+    check_range("--temperature", T, TEMPERATURE)
+    check_range("--pressure", p, PRESSURE)
     if support is not None:
         check_choice("--support", support, SUPPORTS)
     check_choice("--reference", reference, REFERENCES)
@@ -41,8 +41,8 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
     def table_oxidation(
         db: DbOption = None,
         fmt: FormatOption = "md",
-        T: Annotated[float, typer.Option("--T", help=f"Temperature that sets dmu_O ({TEMPERATURE.text}).")] = 300.0,
-        p: Annotated[float, typer.Option("--p", help=f"O2 pressure that sets dmu_O ({PRESSURE.text}).")] = 1.0,
+        T: Annotated[float, typer.Option("--temperature", "-T", "--T", help=f"Temperature that sets dmu_O ({TEMPERATURE.text}).")] = 300.0,
+        p: Annotated[float, typer.Option("--pressure", "-p", "--p", help=f"O2 pressure that sets dmu_O ({PRESSURE.text}).")] = 1.0,
         preset: PresetFilter = None,
         support: Annotated[Optional[str], typer.Option(help="Only this support: " + ", ".join(SUPPORTS) + ".")] = None,
         reference: Annotated[str, typer.Option(help=REFERENCE_HELP)] = "stored",
@@ -59,7 +59,8 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
         store = connect(db, create=False)
         rows = oxidation_rows(store, T=T, p_bar=p, preset=preset, support=support, reference=reference)
         if not rows:
-            raise InputError("--db", "no oxidation results stored", "run 'spillover run STUDY --only oxidation' first")
+            no_rows(("--db", "no oxidation results stored", "run 'spillover run STUDY --only oxidation' first"),
+                    COLUMNS, fmt, preset=preset, support=support)
         typer.echo(render(rows, COLUMNS, fmt))
         if fmt == "md":
             notes = sorted({(r["support"], r["dmu_O_eV"], r["o2_reference"], r["o2_shift_eV_per_O"]) for r in rows})
