@@ -70,3 +70,20 @@ def test_a_filter_matching_nothing_is_an_empty_table(tmp_path):
     # nothing of a kind stored at all, no filter: still the one-line error that says what to run
     missing = spillover("table", "barriers", "--db", str(db))
     assert missing.returncode == 2 and "spillover run" in missing.stderr
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    ({"relax": {"fmaxx": 0.1}}, "preset.relax.fmaxx: unknown preset key (did you mean 'fmax'?)"),
+    ({"chgnet": {"model_nam": "0.3.0"}}, "preset.chgnet.model_nam: unknown CHGNet key (did you mean 'model_name'?)"),
+    ({"relx": {"fmax": 0.1}}, "preset.relx: unknown preset key (did you mean 'relax'?)"),
+])
+def test_an_unknown_key_is_named_with_the_closest_allowed_one(tmp_path, overrides, expected):
+    import yaml
+
+    data = yaml.safe_load(TINY_STUDY.read_text())
+    data["preset_overrides"] = overrides
+    study = tmp_path / "study.yaml"
+    study.write_text(yaml.safe_dump(data))
+    code, out, err = run_cli("run", str(study), "--dry-run", "--db", str(tmp_path / "db"))
+    assert code == 2 and err.startswith(f"spillover: error: {expected}"), err
+    assert not (tmp_path / "db").exists()

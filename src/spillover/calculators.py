@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from spillover.errors import InputError
+from spillover.errors import InputError, unknown_key
 from spillover.settings import get_settings
 
 if TYPE_CHECKING:
@@ -252,21 +252,24 @@ def _validate_calculator_keys(preset: Preset) -> None:
     if preset.calculator == "analytic":
         unknown = set(preset.analytic) - {"cutoff", "pairs"}
         if unknown:
-            raise InputError(f"preset.analytic.{sorted(unknown)[0]}", "unknown key", "cutoff, pairs")
+            raise InputError(f"preset.analytic.{sorted(unknown)[0]}", unknown_key(sorted(unknown)[0], ("cutoff", "pairs")),
+                             "cutoff, pairs")
         for pair, p in (preset.analytic.get("pairs") or {}).items():
             if not isinstance(p, dict) or set(p) != {"D", "alpha", "r0"}:
                 raise InputError(f"preset.analytic.pairs.{pair}", "needs exactly D, alpha and r0")
     elif preset.calculator == "chgnet":
         unknown = set(preset.chgnet) - set(CHGNET_KEYS)
         if unknown:
-            raise InputError(f"preset.chgnet.{sorted(unknown)[0]}", "unknown CHGNet key", ", ".join(CHGNET_KEYS))
+            raise InputError(f"preset.chgnet.{sorted(unknown)[0]}",
+                             unknown_key(sorted(unknown)[0], CHGNET_KEYS, "unknown CHGNet key"), ", ".join(CHGNET_KEYS))
         if preset.hubbard_u or preset.dispersion:
             raise InputError("preset.hubbard_u/dispersion", "only available with calculator gpaw")
     else:
         allowed = _gpaw_allowed_keys()
         unknown = set(preset.gpaw) - allowed
         if unknown:
-            raise InputError(f"preset.gpaw.{sorted(unknown)[0]}", "unknown GPAW parameter", ", ".join(sorted(allowed)))
+            raise InputError(f"preset.gpaw.{sorted(unknown)[0]}",
+                             unknown_key(sorted(unknown)[0], allowed, "unknown GPAW parameter"), ", ".join(sorted(allowed)))
         if "mode" not in preset.gpaw:
             raise InputError("preset.gpaw.mode", "missing", "e.g. {name: pw, ecut: 500}")
 
@@ -314,7 +317,9 @@ def load_preset(name: str, overrides: dict | None = None) -> Preset:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         if err["type"] == "extra_forbidden":
-            raise InputError(f"preset.{where}", "unknown preset key", _keys_at(err["loc"][:-1])) from None
+            keys = _keys_at(err["loc"][:-1])
+            problem = unknown_key(str(err["loc"][-1]), keys.split(", ") if keys else [], "unknown preset key")
+            raise InputError(f"preset.{where}", problem, keys) from None
         ops = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
         bounds = [f"{ops[k]} {v}" for k, v in (err.get("ctx") or {}).items() if k in ops]
         raise InputError(f"preset.{where}", err["msg"], " and ".join(bounds) or None) from None

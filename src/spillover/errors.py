@@ -40,3 +40,17 @@ class UnsafeDocumentError(RuntimeError):
     Not a ValueError: jobflow swallows ValueErrors while it resolves references, and this must
     stop the job with its own message.
     """
+
+
+def unknown_key(key: str, allowed, what: str = "unknown key") -> str:
+    """The problem text for an unknown key: ``what``, with the closest allowed key when one is close.
+
+    Examples
+    --------
+    >>> unknown_key("fmaxx", ["fmax", "steps"])
+    "unknown key (did you mean 'fmax'?)"
+    """
+    import difflib
+
+    close = difflib.get_close_matches(str(key), [str(a) for a in allowed], n=1, cutoff=0.6)
+    return f"{what} (did you mean {close[0]!r}?)" if close else what

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from pathlib import Path
@@ -12,7 +11,7 @@ from pydantic import BaseModel, Field, ValidationError, create_model, model_vali
 from pydantic.fields import FieldInfo
 
 from spillover.analyses import ANALYSES, ANALYSIS_NAMES
-from spillover.errors import InputError
+from spillover.errors import InputError, unknown_key
 from spillover.sections.base import MAPPING_TEXT, PRESET_NAME_PATTERN, BoundedMapping, Distinct, Section
 from spillover.sections.systems import CellSettings, LatticeMatchSettings, OxygenSettings, SystemSpec
 from spillover.yamlio import read_yaml
@@ -157,9 +156,7 @@ def _hint(loc: tuple) -> tuple[str, str | None]:
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         return "unknown key", None
     keys = list(model.model_fields)
-    close = difflib.get_close_matches(str(loc[-1]), keys, n=1, cutoff=0.6)
-    problem = f"unknown key (did you mean {close[0]!r}?)" if close else "unknown key"
-    return problem, ", ".join(keys)
+    return unknown_key(str(loc[-1]), keys), ", ".join(keys)
 
 
 def validate_study(data: Any, source: str = "study") -> Study:

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 from fireworks.user_objects.queue_adapters.common_adapter import CommonAdapter
 
 from spillover.config import redact
-from spillover.errors import InputError
+from spillover.errors import InputError, unknown_key
 
 if TYPE_CHECKING:
     from fireworks import LaunchPad
@@ -150,7 +150,8 @@ def read_launchpad_spec(path: str | Path) -> dict[str, Any]:
     spec, _ = read_config(path, "--launchpad")
     unknown = sorted(set(spec) - set(LAUNCHPAD_KEYS))
     if unknown:
-        raise InputError(f"--launchpad {path.name}: {unknown[0]}", "unknown key", ", ".join(LAUNCHPAD_KEYS))
+        raise InputError(f"--launchpad {path.name}: {unknown[0]}", unknown_key(unknown[0], LAUNCHPAD_KEYS),
+                         ", ".join(LAUNCHPAD_KEYS))
     if "host" not in spec:
         raise InputError(f"--launchpad {path.name}: host", "required key is missing", "hostname or mongodb:// URI")
     if spec.get("logdir") is not None and not Path(str(spec["logdir"])).expanduser().is_dir():
@@ -534,7 +535,8 @@ def load_qadapter(path: str | Path | None, launchpad_file: str | Path) -> Quoted
     allowed = _template_keys(q_type) | {"_fw_name", "_fw_q_type", "_fw_template_file", "rocket_launch", "logdir", *SPILLOVER_QUEUE_KEYS}
     unknown = sorted(k for k in spec if k not in allowed)
     if unknown:
-        raise InputError(f"{field}: {unknown[0]}", f"not a {q_type} template key", ", ".join(sorted(allowed)))
+        raise InputError(f"{field}: {unknown[0]}", unknown_key(unknown[0], allowed, f"not a {q_type} template key"),
+                         ", ".join(sorted(allowed)))
     if spec.get("_mpi_launcher") not in (None, *MPI_LAUNCHERS):
         raise InputError(f"{field}: _mpi_launcher", f"unknown launcher {spec['_mpi_launcher']!r}", ", ".join(MPI_LAUNCHERS))
     _check_queue_values(spec, field)
