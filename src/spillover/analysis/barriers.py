@@ -181,39 +181,36 @@ def neb_document(store: Any, job_id: str) -> dict[str, Any]:
 
 
 def plot_neb(doc: dict[str, Any], output: Path, job_id: str = "") -> None:
-    """Energy along the path: the images and the NEBTools spline through them.
+    """Energy along the path: the images and the NEBTools spline through them (column width).
 
     Parameters
     ----------
     doc
         A stored :class:`~spillover.schemas.neb.NebDoc` (the ``output`` of its job).
     output
-        Image file (.png, .svg or .pdf).
+        Image file (.png, .svg or .pdf); a vector file gets a 300-dpi png beside it.
     job_id
-        Shown in the title.
+        Not drawn (no internal ids on a figure); kept for callers that pass it.
     """
-    import matplotlib
+    from spillover.analysis.figures import COLUMN_WIDTH_IN, paper_style, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    ax.plot(doc["spline_path_A"], doc["spline_energies_eV"], "-", color="tab:blue", label="spline (NEBTools)")
-    ax.plot(doc["path_A"], doc["relative_energies_eV"], "o", color="tab:blue", label="images")
-    ci = doc["climbing_image"]
-    ax.plot([doc["path_A"][ci]], [doc["relative_energies_eV"][ci]], "*", ms=14, color="tab:red", label="climbing image")
-    ax.axhline(0.0, color="0.7", lw=0.8)
-    ax.set_xlabel("reaction coordinate (Å)")
-    ax.set_ylabel("E - E(initial) (eV)")
-    status = "converged" if doc["converged"] else "NOT converged"
-    ax.set_title(f"{doc['region']}: {doc['label']}\n{doc['preset']}, {doc['n_images']} images, {status}"
-                 + (f", job {job_id[:8]}" if job_id else ""), fontsize=9)
-    ax.text(0.02, 0.95, f"E_a fwd {doc['Ea_forward_eV']:.3f} eV\nE_a rev {doc['Ea_reverse_eV']:.3f} eV\n"
-            f"dE {doc['dE_eV']:+.3f} eV", transform=ax.transAxes, va="top", fontsize=8)
-    ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
-    fig.savefig(output)
-    plt.close(fig)
+    with paper_style() as plt:
+        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 2.6))
+        ax.plot(doc["spline_path_A"], doc["spline_energies_eV"], "-", color="tab:blue", label="spline")
+        ax.plot(doc["path_A"], doc["relative_energies_eV"], "o", color="tab:blue", label="images")
+        ci = doc["climbing_image"]
+        ax.plot([doc["path_A"][ci]], [doc["relative_energies_eV"][ci]], "*", ms=9, color="tab:red",
+                label="climbing image")
+        ax.axhline(0.0, color="0.7", lw=0.8)
+        ax.set_xlabel("reaction coordinate (Å)")
+        ax.set_ylabel(r"$E - E_\mathrm{initial}$ (eV)")
+        status = "" if doc["converged"] else ", NOT converged"
+        ax.set_title(f"{doc['label']}\n{doc['preset']}, {doc['n_images']} images{status}")
+        ax.text(0.02, 0.95, f"$E_a^\\rightarrow$ = {doc['Ea_forward_eV']:.3f} eV\n"
+                f"$E_a^\\leftarrow$ = {doc['Ea_reverse_eV']:.3f} eV\n$\\Delta E$ = {doc['dE_eV']:+.3f} eV",
+                transform=ax.transAxes, va="top")
+        ax.legend(loc="upper right")
+        save_figure(fig, output)
 
 
 def _depth(row: dict[str, Any]) -> float | None:
@@ -231,43 +228,41 @@ def _depth(row: dict[str, Any]) -> float | None:
 
 
 def plot_barriers(rows: list[dict[str, Any]], output: Path) -> None:
-    """Forward barrier of every computed hop versus depth, one colour per system.
+    """Forward barrier of every computed hop versus depth, one marker per system (column width).
 
     Parameters
     ----------
     rows
         Rows of :func:`barrier_rows` (one preset).
     output
-        Image file (.png, .svg or .pdf).
+        Image file (.png, .svg or .pdf); a vector file gets a 300-dpi png beside it.
     """
-    import matplotlib
+    from spillover.analysis.figures import COLUMN_WIDTH_IN, paper_style, preset_text, save_figure, system_name
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.0, 4.0))
-    systems = sorted({r["system"] for r in rows})
-    ticks: set[float] = set()
-    for k, system in enumerate(systems):
-        mine = [r for r in rows if r["system"] == system and r["Ea_forward_eV"] is not None and _depth(r) is not None]
-        xs = [_depth(r) + 0.08 * (k - (len(systems) - 1) / 2) for r in mine]
-        ax.scatter(xs, [r["Ea_forward_eV"] for r in mine], marker="os^v"[k % 4], label=system or "bands")
-        bad = [(x, r["Ea_forward_eV"]) for x, r in zip(xs, mine) if not r["converged"]]
-        if bad:
-            ax.scatter(*zip(*bad), facecolors="none", edgecolors="k", s=90, label="not converged" if k == 0 else None)
-        ticks.update(_depth(r) for r in mine)
-    names = {0.0: "film", 0.5: "L1 -> film"}
-    order = sorted(ticks)
-    ax.set_xticks(order, [names.get(t, f"L{int(t)}" if t == int(t) else f"L{int(t) + 1} -> L{int(t)}")
-                          for t in order], fontsize=7)
-    ax.set_xlabel("where the hop runs (layer 1 = support layer at the interface)")
-    ax.set_ylabel("E_a forward (eV)")
-    presets = sorted({r["preset"] for r in rows})
-    ax.set_title(f"O-vacancy hops ({', '.join(presets)})", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(output)
-    plt.close(fig)
+    with paper_style() as plt:
+        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 2.8))
+        systems = sorted({r["system"] for r in rows})
+        ticks: set[float] = set()
+        for k, system in enumerate(systems):
+            mine = [r for r in rows if r["system"] == system and r["Ea_forward_eV"] is not None
+                    and _depth(r) is not None]
+            xs = [_depth(r) + 0.08 * (k - (len(systems) - 1) / 2) for r in mine]
+            ax.scatter(xs, [r["Ea_forward_eV"] for r in mine], s=12, marker="os^v"[k % 4],
+                       label=system_name(system) or "bands")
+            bad = [(x, r["Ea_forward_eV"]) for x, r in zip(xs, mine) if not r["converged"]]
+            if bad:
+                ax.scatter(*zip(*bad), facecolors="none", edgecolors="k", s=40,
+                           label="not converged" if k == 0 else None)
+            ticks.update(_depth(r) for r in mine)
+        names = {0.0: "film", 0.5: r"L1$\to$film"}
+        order = sorted(ticks)
+        ax.set_xticks(order, [names.get(t, f"L{int(t)}" if t == int(t) else f"L{int(t) + 1}$\\to$L{int(t)}")
+                              for t in order], rotation=30, ha="right")
+        ax.set_xlabel("where the hop runs (L1: support layer at the interface)")
+        ax.set_ylabel(r"$E_a$ forward (eV)")
+        ax.set_title(f"O-vacancy hops ({preset_text({r['preset'] for r in rows})})")
+        ax.legend()
+        save_figure(fig, output)
 
 
 def plot_hop_path(rows: list[dict[str, Any]], output: Path, layers: tuple[int, ...] = (3, 4, 5)) -> None:
@@ -282,32 +277,29 @@ def plot_hop_path(rows: list[dict[str, Any]], output: Path, layers: tuple[int, .
     layers
         Start layers drawn (those with a path).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from spillover.analysis.figures import (
+        COLUMN_WIDTH_IN, DOUBLE_WIDTH_IN, paper_style, preset_text, save_figure, system_name,
+    )
 
     systems = sorted({r["system"] for r in rows})
-    fig, axes = plt.subplots(1, len(systems), figsize=(4.2 * len(systems), 3.6), sharey=True, squeeze=False)
-    for ax, system in zip(axes[0], systems):
-        for r in (r for r in rows if r["system"] == system and r["from_layer"] in layers and r["levels_eV"]):
-            xs, ys = [], []
-            for k, level in enumerate(r["levels_eV"]):
-                xs += [k - 0.3, k + 0.3] if k % 2 == 0 else [k]
-                ys += [level, level] if k % 2 == 0 else [level]
-            ax.plot(xs, ys, "-", lw=1.2, label=f"from L{r['from_layer']}: E_eff {r['E_eff_eV']:.2f} eV")
-        ax.axhline(0.0, color="0.7", lw=0.8)
-        ax.set_title(system, fontsize=9)
-        ax.set_xlabel("vacancy sites (even) and saddles (odd) along the path")
-        ax.legend(fontsize=7)
-    axes[0][0].set_ylabel("E - E(start vacancy) (eV)")
-    presets = sorted({r["preset"] for r in rows})
-    fig.suptitle(f"best vacancy paths to the interface ({', '.join(presets)})", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(output)
-    if output.suffix.lower() in (".svg", ".pdf"):
-        fig.savefig(output.with_suffix(".png"), dpi=300)
-    plt.close(fig)
+    width = COLUMN_WIDTH_IN if len(systems) == 1 else DOUBLE_WIDTH_IN
+    with paper_style() as plt:
+        fig, axes = plt.subplots(1, len(systems), figsize=(width, 2.8), sharey=True, squeeze=False)
+        for ax, system in zip(axes[0], systems):
+            for r in (r for r in rows if r["system"] == system and r["from_layer"] in layers and r["levels_eV"]):
+                xs, ys = [], []
+                for k, level in enumerate(r["levels_eV"]):
+                    xs += [k - 0.3, k + 0.3] if k % 2 == 0 else [k]
+                    ys += [level, level] if k % 2 == 0 else [level]
+                ax.plot(xs, ys, "-", label=f"from L{r['from_layer']}: $E_\\mathrm{{eff}}$ = {r['E_eff_eV']:.2f} eV")
+            ax.axhline(0.0, color="0.7", lw=0.8)
+            ax.set_title(system_name(system))
+            ax.set_xlabel("vacancy sites (even) and saddles (odd)")
+            ax.legend()
+        axes[0][0].set_ylabel(r"$E - E_\mathrm{start}$ (eV)")
+        fig.suptitle(f"best vacancy paths to the interface ({preset_text({r['preset'] for r in rows})})")
+        save_figure(fig, output)
+
 
 
 def run_summary(store: Any, run_id: str, preset: str) -> str:

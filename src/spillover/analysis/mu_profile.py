@@ -219,69 +219,58 @@ def _x_of(row: dict, depth: int) -> float:
 
 
 def plot_profile(rows: list[dict], output: str) -> None:
-    """The O level of every computed site along the path, the systems side by side (svg, pdf or png)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """The O level of every computed site along the path, the systems side by side (page width; svg, pdf or png)."""
+    from spillover.analysis.figures import DOUBLE_WIDTH_IN, paper_style, preset_text, save_figure, system_name
 
     rows = [r for r in rows if r["E_b_eV"] is not None and r["region"] != "bare-slab"]
     systems = sorted({r["system"] for r in rows})
     depth = max((r["layer"] for r in rows if r["region"] == "support"), default=1)
-    fig, ax = plt.subplots(figsize=(8.5, 4.6), dpi=150)
-    colours = plt.get_cmap("tab10")
-    width = 0.6 / max(len(systems), 1)
-    for k, system in enumerate(systems):
-        mine = [r for r in rows if r["system"] == system]
-        offset = (k - (len(systems) - 1) / 2) * width
-        for occupied, marker in ((True, "o"), (False, "s")):
-            pts = [(_x_of(r, depth) + offset, r["E_b_eV"]) for r in mine if r["occupied"] == occupied]
-            if pts:
-                ax.scatter(*zip(*pts), marker=marker, s=22, color=colours(k),
-                           facecolors=colours(k) if occupied else "none",
-                           label=f"{system} ({'occupied' if occupied else 'empty'})")
-    ticks = {0.0: "bulk ref."} | {1.0 + depth - k: f"L{k}" for k in range(1, depth + 1)}
-    ticks |= {depth + 1.0: "RuO2", depth + 2.0: "interface", depth + 3.0: "Ru gap 1", depth + 4.0: "Ru gap 2",
-              depth + 5.0: "Ru gap 3", depth + 6.0: "Ru surface"}
-    present = {_x_of(r, depth) for r in rows}
-    ticks = {x: name for x, name in ticks.items() if x in present}  # the regions these systems have
-    ax.set_xticks(list(ticks), list(ticks.values()), rotation=30, ha="right")
-    presets = sorted({r["preset"] for r in rows})
-    ax.set_title(f"O level along the path, each system in its own cell (preset {', '.join(presets)})", fontsize=9)
-    ax.set_ylabel(r"$E_b$ (eV per O, vs $\frac{1}{2}E(\mathrm{O_2})$)")
-    ax.legend(frameon=False, fontsize=6, ncol=2)
-    fig.tight_layout()
-    fig.savefig(output)
-    plt.close(fig)
+    with paper_style() as plt:
+        fig, ax = plt.subplots(figsize=(DOUBLE_WIDTH_IN, 3.4))
+        colours = plt.get_cmap("tab10")
+        width = 0.6 / max(len(systems), 1)
+        for k, system in enumerate(systems):
+            mine = [r for r in rows if r["system"] == system]
+            offset = (k - (len(systems) - 1) / 2) * width
+            for occupied, marker in ((True, "o"), (False, "s")):
+                pts = [(_x_of(r, depth) + offset, r["E_b_eV"]) for r in mine if r["occupied"] == occupied]
+                if pts:
+                    ax.scatter(*zip(*pts), marker=marker, s=14, color=colours(k),
+                               facecolors=colours(k) if occupied else "none",
+                               label=f"{system_name(system)} ({'occupied' if occupied else 'empty'})")
+        ticks = {0.0: "bulk ref."} | {1.0 + depth - k: f"L{k}" for k in range(1, depth + 1)}
+        ticks |= {depth + 1.0: r"RuO$_2$", depth + 2.0: "interface", depth + 3.0: "Ru gap 1", depth + 4.0: "Ru gap 2",
+                  depth + 5.0: "Ru gap 3", depth + 6.0: "Ru surface"}
+        present = {_x_of(r, depth) for r in rows}
+        ticks = {x: name for x, name in ticks.items() if x in present}  # the regions these systems have
+        ax.set_xticks(list(ticks), list(ticks.values()), rotation=30, ha="right")
+        ax.set_title(f"O level along the path, each system in its own cell ({preset_text({r['preset'] for r in rows})})")
+        ax.set_ylabel(r"$E_b$ (eV per O, vs $\frac{1}{2}E(\mathrm{O_2})$)")
+        ax.legend(ncol=2)
+        save_figure(fig, output)
 
 
 def plot_transfer(rows: list[dict], output: str) -> None:
-    """dE(k -> j) versus the depth k of the moved O, per system (the lowest over j joined by a line)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """dE(k -> j) versus the depth k of the moved O, per system (the lowest over j joined by a line; column width)."""
+    from spillover.analysis.figures import COLUMN_WIDTH_IN, paper_style, preset_text, save_figure, system_name
 
     rows = [r for r in rows if r["dE_eV"] is not None]
-    fig, ax = plt.subplots(figsize=(6.0, 4.0), dpi=150)
-    for k, system in enumerate(sorted({r["system"] for r in rows})):
-        mine = [r for r in rows if r["system"] == system]
-        colour = plt.get_cmap("tab10")(k)
-        ax.scatter([r["from_layer"] for r in mine], [r["dE_eV"] for r in mine], s=14, color=colour, alpha=0.5)
-        layers = sorted({r["from_layer"] for r in mine})
-        ax.plot(layers, [min(r["dE_eV"] for r in mine if r["from_layer"] == k) for k in layers], "-o", color=colour,
-                label=system)
-    ax.axhline(0.0, color="0.6", lw=0.8)
-    ax.set_xticks(sorted({r["from_layer"] for r in rows}))
-    presets = sorted({r["preset"] for r in rows})
-    ax.set_title(f"Transfer energy of lattice O into the interface and the Ru film (preset {', '.join(presets)})",
-                 fontsize=8)
-    ax.set_xlabel("support layer k of the moved O (1 = at the interface)")
-    ax.set_ylabel(r"$\Delta E(k \to j)$ (eV)")
-    ax.legend(frameon=False, fontsize=7)
-    fig.tight_layout()
-    fig.savefig(output)
-    plt.close(fig)
+    with paper_style() as plt:
+        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 2.8))
+        for k, system in enumerate(sorted({r["system"] for r in rows})):
+            mine = [r for r in rows if r["system"] == system]
+            colour = plt.get_cmap("tab10")(k)
+            ax.scatter([r["from_layer"] for r in mine], [r["dE_eV"] for r in mine], s=8, color=colour, alpha=0.5)
+            layers = sorted({r["from_layer"] for r in mine})
+            ax.plot(layers, [min(r["dE_eV"] for r in mine if r["from_layer"] == k) for k in layers], "-o",
+                    color=colour, label=system_name(system))
+        ax.axhline(0.0, color="0.6", lw=0.8)
+        ax.set_xticks(sorted({r["from_layer"] for r in rows}))
+        ax.set_title(f"Lattice O moved into the interface or the Ru ({preset_text({r['preset'] for r in rows})})")
+        ax.set_xlabel("support layer k of the moved O (1: at the interface)")
+        ax.set_ylabel(r"$\Delta E(k \to j)$ (eV)")
+        ax.legend()
+        save_figure(fig, output)
 
 
 def run_summary(store: Any, run_id: str, preset: str) -> str:

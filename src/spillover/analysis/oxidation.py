@@ -401,11 +401,7 @@ def plot_oxidation(
     InputError
         Bad output suffix or directory, or no oxidation results.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    from spillover.analysis.figures import COLUMN_WIDTH_IN, paper_style, save_figure, system_name
     from spillover.commands.options import check_plot_output
 
     output = Path(output)
@@ -415,29 +411,30 @@ def plot_oxidation(
         raise InputError("--db", "no oxidation results stored", "run 'spillover run STUDY --only oxidation' first")
 
     x = np.linspace(*dmu_range, 200)
-    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results) + 0.8, 4.2), sharey=True, squeeze=False)
-    for ax, res in zip(axes[0], results):
-        n_all = sorted({b["n_O"] for b in res["best"]})
-        colours = plt.cm.viridis(np.linspace(0.0, 0.85, max(len(n_all), 1)))
-        ax.axhline(0.0, color="0.4", lw=0.8, label="clean")
-        ax.axvspan(0.0, max(dmu_range[1], 0.0), color="0.9", zorder=0)  # beyond the O2 gas reference
-        for colour, n in zip(colours, n_all):
-            for b in (b for b in res["best"] if b["n_O"] == n):
-                style = "-" if b["placement"] == "interface" else "--"
-                ax.plot(x, [gamma_at(b, res["area_A2"], d) for d in x], style, color=colour, lw=1.6,
-                        label=f"{n} O, {b['placement']}")
-        ax.set_title(f"{res['support']} (Ru film)\n{res['preset']}, {res['o2_reference']} O reference", fontsize=10)
-        ax.set_xlabel(r"$\Delta\mu_\mathrm{O}$ (eV)")
-        ax.set_xlim(*dmu_range)
-        _temperature_axis(ax, res["thermo"], dmu_range)
-        ax.legend(fontsize=7, loc="best", frameon=False)
-    axes[0][0].set_ylabel(r"$\gamma$ (eV/Å$^2$)")
-    right = axes[0][-1].secondary_yaxis("right", functions=(lambda g: g * EV_PER_A2_IN_J_PER_M2,
-                                                             lambda j: j / EV_PER_A2_IN_J_PER_M2))
-    right.set_ylabel(r"$\gamma$ (J/m$^2$)")
-    fig.tight_layout()
-    fig.savefig(output, dpi=200)
-    plt.close(fig)
+    with paper_style() as plt:
+        fig, axes = plt.subplots(1, len(results), figsize=(COLUMN_WIDTH_IN * len(results) + 0.4, 2.9), sharey=True,
+                                 squeeze=False)
+        for ax, res in zip(axes[0], results):
+            n_all = sorted({b["n_O"] for b in res["best"]})
+            colours = plt.cm.viridis(np.linspace(0.0, 0.85, max(len(n_all), 1)))
+            ax.axhline(0.0, color="0.4", lw=0.8, label="clean")
+            ax.axvspan(0.0, max(dmu_range[1], 0.0), color="0.9", zorder=0)  # beyond the O2 gas reference
+            for colour, n in zip(colours, n_all):
+                for b in (b for b in res["best"] if b["n_O"] == n):
+                    style = "-" if b["placement"] == "interface" else "--"
+                    ax.plot(x, [gamma_at(b, res["area_A2"], d) for d in x], style, color=colour, lw=1.6,
+                            label=f"{n} O, {b['placement']}")
+            ax.set_title(f"{system_name(res['support'] + '/Ru-0001')}\n"
+                         f"preset {res['preset']}, {res['o2_reference']} O reference")
+            ax.set_xlabel(r"$\Delta\mu_\mathrm{O}$ (eV)")
+            ax.set_xlim(*dmu_range)
+            _temperature_axis(ax, res["thermo"], dmu_range)
+            ax.legend(loc="best")
+        axes[0][0].set_ylabel(r"$\gamma$ (eV/Å$^2$)")
+        right = axes[0][-1].secondary_yaxis("right", functions=(lambda g: g * EV_PER_A2_IN_J_PER_M2,
+                                                                 lambda j: j / EV_PER_A2_IN_J_PER_M2))
+        right.set_ylabel(r"$\gamma$ (J/m$^2$)")
+        save_figure(fig, output)
     return output
 
 
