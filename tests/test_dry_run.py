@@ -39,3 +39,24 @@ def test_dry_run_counts_the_jobs_the_run_then_makes(tmp_path):
     report = json.loads(sub.stdout)
     assert report["dry_run"] and report["jobs"] == planned and report["last_run"]["run_id"] == run_id
     assert not (tmp_path / "spillover-launchpad.json").exists()
+
+
+def test_launch_dry_run_needs_no_launchpad_and_counts_ready_jobs_when_given_one(tmp_path):
+    configs = TINY_STUDY.parents[2] / "configs"
+    env = {"MONGOMOCK_SERVERSTORE_FILE": str(tmp_path / "launchpad.json"), "SPILLOVER_SCRATCH": str(tmp_path / "s"),
+           "SPILLOVER_LAUNCHPAD": ""}
+    bare = spillover("launch", "--qadapter", str(configs / "qadapter-slurm.yaml"), "--dry-run", "--json",
+                     cwd=tmp_path, env=env)
+    assert bare.returncode == 0, bare.stderr
+    report = json.loads(bare.stdout)
+    assert report["ready_jobs"] is None and "LAUNCHPAD.yaml" in report["script"]
+    assert "#SBATCH" in report["script"] and not (tmp_path / "launchpad.json").exists()
+
+    launchpad = str(configs / "launchpad-mongomock.yaml")
+    sub = spillover("submit", str(TINY_STUDY), "--preset", "analytic", "--launchpad", launchpad, "--db",
+                    str(tmp_path / "db"), cwd=tmp_path, env=env)
+    assert sub.returncode == 0, sub.stderr
+    given = spillover("launch", "--qadapter", str(configs / "qadapter-slurm.yaml"), "--launchpad", launchpad,
+                      "--dry-run", cwd=tmp_path, env=env)
+    assert given.returncode == 0, given.stderr
+    assert "2 job(s) ready" in given.stderr and "nothing submitted" in given.stderr  # the two bulk relaxations

@@ -84,6 +84,49 @@ def submit(
     typer.echo("  next: spillover launch --qadapter configs/qadapter-slurm.yaml; spillover status")
 
 
+#: Stands for the LaunchPad file in a queue script rendered without one.
+NO_LAUNCHPAD = Path("LAUNCHPAD.yaml")
+
+
+def _launch_dry_run(qadapter: Path | None, launchpad: str | None, folder: Path, as_json: bool) -> None:
+    """The queue script ``launch`` would submit, and how many jobs are ready when a LaunchPad is known."""
+    from fireworks import FWorker
+
+    from spillover.submit import load_launchpad, load_qadapter, release_launchpad, render_script, resolve_config_file
+
+    try:
+        lp_file = resolve_config_file(launchpad, "--launchpad", "SPILLOVER_LAUNCHPAD", "LAUNCHPAD_LOC")
+    except InputError:
+        if launchpad is not None:  # a LaunchPad named but missing is still bad input
+            raise
+        lp_file = None
+    adapter = load_qadapter(qadapter, lp_file or NO_LAUNCHPAD)
+    script = render_script(adapter, folder / "block_DATE" / "launcher_DATE")
+    ready, unreachable = None, None
+    if lp_file is not None:
+        try:
+            lp = load_launchpad(lp_file, timeout_ms=2000)
+        except InputError as exc:  # the script is still what launch would submit
+            unreachable = exc.problem
+        else:
+            try:
+                ready = lp.fireworks.count_documents({"state": "READY", **FWorker().query})
+            finally:
+                release_launchpad(lp)
+    if as_json:
+        typer.echo(json.dumps({"dry_run": True, "queue": adapter.q_type, "script": script, "ready_jobs": ready,
+                               "launchpad_problem": unreachable}))
+        return
+    typer.echo(script)
+    if lp_file is None:
+        typer.echo(f"# no LaunchPad given: the script names {NO_LAUNCHPAD}; nothing submitted", err=True)
+    elif ready is None:
+        typer.echo(f"# ready jobs not counted: {unreachable}; nothing submitted", err=True)
+    else:
+        typer.echo(f"# {ready} job(s) ready on {lp_file}; launch would submit up to that many queue jobs; "
+                   "nothing submitted", err=True)
+
+
 def launch(
     qadapter: Annotated[
         Optional[Path],
@@ -91,7 +134,8 @@ def launch(
     ] = None,
     max_jobs: Annotated[int, typer.Option("--max", help="Submit at most N queue jobs; each runs jobs until none is ready.")] = 1,
     launchpad: LaunchpadOption = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the queue script; submit nothing.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the queue script (a LaunchPad is optional: given, "
+                                          "the ready jobs are counted); submit nothing.")] = False,
     launch_dir: Annotated[
         Optional[Path], typer.Option(help="Where FireWorks writes job folders [default: $SPILLOVER_SCRATCH/fireworks].")
     ] = None,
@@ -100,20 +144,16 @@ def launch(
     """Submit queue jobs that run the LaunchPad's ready jobs (FireWorks queue launcher, SLURM or PBS)."""
     from spillover.settings import get_settings
     from spillover.submit import launch as launch_jobs
-    from spillover.submit import load_launchpad, load_qadapter, release_launchpad, render_script, resolve_config_file
+    from spillover.submit import load_launchpad, load_qadapter, release_launchpad, resolve_config_file
 
     if max_jobs < 1:
         raise InputError("--max", f"must be >= 1, got {max_jobs}")
-    lp_file = resolve_config_file(launchpad, "--launchpad", "SPILLOVER_LAUNCHPAD", "LAUNCHPAD_LOC")
-    adapter = load_qadapter(qadapter, lp_file)
     folder = Path(launch_dir or Path(get_settings().scratch) / "fireworks")
     if dry_run:
-        script = render_script(adapter, folder / "block_DATE" / "launcher_DATE")
-        if as_json:
-            typer.echo(json.dumps({"dry_run": True, "queue": adapter.q_type, "script": script}))
-        else:
-            typer.echo(script)
+        _launch_dry_run(qadapter, launchpad, folder, as_json)
         return
+    lp_file = resolve_config_file(launchpad, "--launchpad", "SPILLOVER_LAUNCHPAD", "LAUNCHPAD_LOC")
+    adapter = load_qadapter(qadapter, lp_file)
     lp = load_launchpad(lp_file)
     try:
         ids = launch_jobs(lp, adapter, max_jobs=max_jobs, launch_dir=folder)
