@@ -23,7 +23,7 @@ from spillover.commands.options import (
 from spillover.analyses import ANALYSES, ANALYSIS_NAMES
 from spillover.errors import InputError, UnsafeDocumentError
 from spillover.workers import MAX_WORKERS, WORKERS_ENV, worker_count
-from spillover.sections.base import AREA, GAP, LAYERS, LIMIT, REPEAT, SEARCH_TEXT, STRAIN, VACUUM, check_search
+from spillover.sections.base import AREA, GAP, LAYERS, REPEAT, SEARCH_TEXT, STRAIN, VACUUM, check_search
 
 # rich_markup_mode=None: help texts are plain text, so "[default: ...]" is printed, not taken for markup
 HELP = {"rich_markup_mode": None, "context_settings": {"help_option_names": ["-h", "--help"]}}
@@ -63,14 +63,20 @@ OutputOption = Annotated[
 ]
 
 
+#: The vacuum convention: the total, split equally below and above the slab (not ASE's per-side ``vacuum``).
+VACUUM_HELP = (f"Vacuum thickness in total ({VACUUM.text}), half below and half above the slab "
+               "(ASE's per-side vacuum is half of it).")
+
+
 def _write_structure(atoms, output: Path | None) -> None:
     if output is None:
         return
-    from spillover.structure_io import lost_note, write_structure
+    from spillover.structure_io import write_structure
 
-    note = lost_note(output, write_structure(atoms, output))
-    if note:
-        typer.echo(note, err=True)
+    lost = write_structure(atoms, output)
+    kept = (f"without {', '.join(lost)}: .extxyz and .traj keep them" if lost
+            else "layers, parts and fixed atoms kept")
+    typer.echo(f"wrote {output} ({len(atoms)} atoms; {kept})", err=True)  # stdout stays the report (--json)
 
 
 def _emit(report: dict, as_json: bool, title: str) -> None:
@@ -109,7 +115,7 @@ def build_slab(
         tuple[int, int], typer.Option(help=f"In-plane repeat of the surface cell (each {REPEAT.text}).")
     ] = (1, 1),
     layers: Annotated[int, typer.Option(help=f"Layers (trilayers for the oxides; {LAYERS.text}).")] = 3,
-    vacuum: Annotated[float, typer.Option(help=f"Vacuum thickness ({VACUUM.text}).")] = 12.0,
+    vacuum: Annotated[float, typer.Option(help=VACUUM_HELP)] = 12.0,
     fixed_layers: Annotated[int, typer.Option(help="Bottom layers held fixed (0..layers-1).")] = 1,
     as_json: JsonOption = False,
 ) -> None:
@@ -135,7 +141,7 @@ def build_interface(
     max_area: Annotated[float, typer.Option(help=f"Largest matched area ({AREA.text}; {SEARCH_TEXT}).")] = 120.0,
     max_strain: Annotated[float, typer.Option(help=f"Largest |strain| along either direction ({STRAIN.text}).")] = 6.0,
     support_layers: Annotated[int, typer.Option(help=f"Support trilayers ({LAYERS.text}).")] = 3,
-    vacuum: Annotated[float, typer.Option(help=f"Vacuum thickness ({VACUUM.text}).")] = 12.0,
+    vacuum: Annotated[float, typer.Option(help=VACUUM_HELP)] = 12.0,
     gap: Annotated[
         Optional[float], typer.Option(help=f"Distance between parts ({GAP.text}) [default: lattice continuation for "
                                       "RuO2, else 2].")
@@ -241,34 +247,6 @@ def run(
     raise typer.Exit(code)
 
 
-@app.command("results")
-def results(
-    db: DbOption = None,
-    limit: Annotated[int, typer.Option(help=f"Show the newest N results (0 = all; {LIMIT.text}).")] = 50,
-    as_json: JsonOption = False,
-) -> None:
-    """List what is stored: job name, preset, energy, when."""
-    from spillover.analysis.listing import result_rows
-    from spillover.store import connect
-
-    check_range("--limit", limit, LIMIT)
-    rows = result_rows(connect(db, create=False), limit=limit)
-    if as_json:
-        typer.echo(json.dumps(rows))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"{len(rows)} stored results (newest first)")
-    for header in ("completed", "job", "model", "preset", "energy (eV)", "fmax (eV/Å)", "job id"):
-        table.add_column(header)
-    for r in rows:
-        energy = "-" if r["energy_eV"] is None else f"{r['energy_eV']:.4f}"
-        fmax = "-" if r["max_force_eV_per_A"] is None else f"{r['max_force_eV_per_A']:.3f}"
-        table.add_row(r["completed_at"][:19], r["name"], r["label"], r["preset"], energy, fmax, r["job_id"][:8])
-    Console(width=160).print(table)
-
-
 @app.command("presets")
 def presets(name: Annotated[Optional[str], typer.Argument(help="Show this preset fully resolved.")] = None) -> None:
     """List calculator presets, or print one resolved (after parent inheritance) as JSON."""
@@ -291,10 +269,11 @@ def _register_commands() -> None:
 
     for analysis in ANALYSES.values():
         importlib.import_module(analysis.commands).register(app, table_app, plot_app)
-    from spillover.commands import calc, queue
+    from spillover.commands import calc, queue, results
 
     calc.register(app, table_app, plot_app)
     queue.register(app, table_app, plot_app)
+    results.register(app, table_app, plot_app)
 
 
 _register_commands()

@@ -49,13 +49,7 @@ def read_structure(path: Path, field: str) -> Atoms:
         raise InputError(field, f"{path.name} holds no atoms")
     if atoms.cell.rank < 3:
         raise InputError(field, f"{path.name} has no 3D cell", "a periodic cell; put a molecule in a box first")
-    packed = atoms.info.pop(ARRAYS_INFO_KEY, None)
-    if isinstance(packed, dict):
-        for key in PER_ATOM_ARRAYS:
-            values = packed.get(key)
-            if values is not None and len(values) == len(atoms):
-                atoms.arrays[key] = np.asarray(values, dtype=int)
-    return atoms
+    return unpack_arrays(atoms)
 
 
 def _kept(atoms: Atoms, back: Atoms) -> list[str]:
@@ -84,28 +78,7 @@ def write_structure(atoms: Atoms, output: Path, field: str = "--output") -> list
         A missing directory, a directory given as file, an unknown or read-only format, a format
         that cannot hold this structure, or a file the system refuses.
     """
-    from ase.io import write
-
-    format_name = check_output(output, field)
-    existed = output.exists()
-    to_write = atoms
-    if format_name == "traj":
-        to_write = atoms.copy()
-        to_write.info[ARRAYS_INFO_KEY] = {k: atoms.arrays[k].tolist() for k in PER_ATOM_ARRAYS if k in atoms.arrays}
-    try:
-        write(output, to_write, format=format_name)
-    except OSError as exc:
-        raise InputError(field, f"cannot write {output}: {exc.strerror or exc.__class__.__name__}") from None
-    except Exception as exc:  # noqa: BLE001 - a format that cannot hold this structure is a bad output
-        if not existed:
-            output.unlink(missing_ok=True)
-        raise InputError(field, f"cannot write this structure as {output.suffix or output.name} "
-                         f"({exc.__class__.__name__})", EXAMPLES) from None
-    try:
-        back = read_structure(output, field)
-    except InputError:  # a format ASE writes but cannot read back: nothing of the extras is known kept
-        return [k for k in PER_ATOM_ARRAYS if k in atoms.arrays] + ["fixed atoms"] * bool(atoms.constraints)
-    return _kept(atoms, back)
+    return write_structures([atoms], output, field)
 
 
 def check_output(output: Path, field: str = "--output") -> str:
@@ -132,3 +105,79 @@ def lost_note(output: Path, lost: list[str]) -> str | None:
         return None
     return (f"note: {output.name} does not keep {', '.join(lost)}; .extxyz and .traj keep layers, parts and "
             "fixed atoms")
+
+
+def unpack_arrays(atoms: Atoms) -> Atoms:
+    """Move the :data:`PER_ATOM_ARRAYS` a trajectory frame carries in its ``info`` back into its arrays."""
+    packed = atoms.info.pop(ARRAYS_INFO_KEY, None)
+    if isinstance(packed, dict):
+        for key in PER_ATOM_ARRAYS:
+            values = packed.get(key)
+            if values is not None and len(values) == len(atoms):
+                atoms.arrays[key] = np.asarray(values, dtype=int)
+    return atoms
+
+
+def _energy(atoms: Atoms) -> float | None:
+    try:
+        return atoms.get_potential_energy() if atoms.calc is not None else None
+    except Exception:  # noqa: BLE001 - a calculator without a stored energy
+        return None
+
+
+def _count(n: int) -> str:
+    return "this structure" if n == 1 else f"{n} structures"
+
+
+def write_structures(images: list[Atoms], output: Path, field: str = "--output") -> list[str]:
+    """Write several structures as the frames of one file (as :func:`write_structure` writes one).
+
+    Returns
+    -------
+    list of str
+        What the file lost for any frame (``layer``, ``part``, ``fixed atoms``, ``energies``,
+        ``frames`` when it holds fewer than written); empty when it kept everything.
+
+    Raises
+    ------
+    InputError
+        No structures, or any reason :func:`write_structure` raises.
+    """
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import read, write
+
+    if not images:
+        raise InputError(field, "no structures to write")
+    format_name = check_output(output, field)
+    existed = output.exists()
+    to_write = images
+    if format_name == "traj":
+        to_write = []
+        for atoms in images:
+            frame = atoms.copy()
+            if atoms.calc is not None:  # the stored results (energy), bound to the copy
+                frame.calc = SinglePointCalculator(frame, **atoms.calc.results)
+            frame.info[ARRAYS_INFO_KEY] = {k: atoms.arrays[k].tolist() for k in PER_ATOM_ARRAYS if k in atoms.arrays}
+            to_write.append(frame)
+    try:
+        write(output, to_write, format=format_name)
+    except OSError as exc:
+        raise InputError(field, f"cannot write {output}: {exc.strerror or exc.__class__.__name__}") from None
+    except Exception as exc:  # noqa: BLE001 - a format that cannot hold these structures is a bad output
+        if not existed:
+            output.unlink(missing_ok=True)
+        raise InputError(field, f"cannot write {_count(len(images))} as {output.suffix or output.name} "
+                         f"({exc.__class__.__name__})", EXAMPLES) from None
+    try:
+        back = [unpack_arrays(a) for a in read(output, ":", format=format_name)]
+    except Exception:  # noqa: BLE001 - a format ASE writes but cannot read back: nothing of the extras is known kept
+        return [k for k in PER_ATOM_ARRAYS if any(k in a.arrays for a in images)] + ["fixed atoms", "energies"]
+    lost: list[str] = []
+    for atoms, frame in zip(images, back):
+        lost += [k for k in _kept(atoms, frame) if k not in lost]
+        if _energy(atoms) is not None and _energy(frame) is None and "energies" not in lost:
+            lost.append("energies")
+    if len(back) < len(images):
+        lost.append("frames")
+    order = [*PER_ATOM_ARRAYS, "fixed atoms", "energies", "frames"]
+    return sorted(lost, key=order.index)
