@@ -87,3 +87,10 @@ def test_an_unknown_key_is_named_with_the_closest_allowed_one(tmp_path, override
     code, out, err = run_cli("run", str(study), "--dry-run", "--db", str(tmp_path / "db"))
     assert code == 2 and err.startswith(f"spillover: error: {expected}"), err
     assert not (tmp_path / "db").exists()
+
+
+@pytest.mark.parametrize("text", ["2,2", "2x2", "2,2,1"])
+def test_repeat_as_ase_writes_it(text):
+    code, out, err = run_cli("build", "slab", "rutile-110", "--repeat", text, "--json")
+    assert code == 0, err
+    assert '"natoms": 72' in out  # 18 atoms x 2 x 2

@@ -79,6 +79,19 @@ def _write_structure(atoms, output: Path | None) -> None:
     typer.echo(f"wrote {output} ({len(atoms)} atoms; {kept})", err=True)  # stdout stays the report (--json)
 
 
+def _repeat(text: str) -> tuple[int, int]:
+    """``2,2``, ``2x2`` or ASE's ``2,2,1`` (a slab repeats in plane only) as two repeats within :data:`REPEAT`."""
+    parts = [p.strip() for p in text.replace("x", ",").split(",")]
+    if len(parts) == 3 and parts[2] == "1":
+        parts = parts[:2]
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise InputError("--repeat", f"{text[:40]!r} is not two whole numbers", f"a,b e.g. 2,2, each {REPEAT.text}")
+    values = (int(parts[0]), int(parts[1]))
+    for value in values:
+        check_range("--repeat", value, REPEAT)
+    return values
+
+
 def _emit(report: dict, as_json: bool, title: str) -> None:
     if as_json:
         typer.echo(json.dumps(report))
@@ -111,17 +124,15 @@ def build_bulk(
 def build_slab(
     name: Annotated[str, typer.Argument(help="rutile-110, anatase-101, RuO2-110, Ru-0001 or <bulk>-<hkl>.")],
     output: OutputOption = None,
-    repeat: Annotated[
-        tuple[int, int], typer.Option(help=f"In-plane repeat of the surface cell (each {REPEAT.text}).")
-    ] = (1, 1),
+    repeat: Annotated[str, typer.Option(
+        help=f"In-plane repeat of the surface cell, a,b as ASE writes it (2,2 or 2x2; each {REPEAT.text}).")] = "1,1",
     layers: Annotated[int, typer.Option(help=f"Layers (trilayers for the oxides; {LAYERS.text}).")] = 3,
     vacuum: Annotated[float, typer.Option(help=VACUUM_HELP)] = 12.0,
     fixed_layers: Annotated[int, typer.Option(help="Bottom layers held fixed (0..layers-1).")] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """A slab with a layer index on every atom and fixed bottom layers."""
-    for r in repeat:
-        check_range("--repeat", r, REPEAT)
+    repeat = _repeat(repeat)
     check_range("--layers", layers, LAYERS)
     check_range("--vacuum", vacuum, VACUUM)  # --fixed-layers: make_slab's check names it fixed_layers
 
