@@ -56,6 +56,7 @@ def test_build_interface_json_keys(tmp_path):
     assert {"support", "films", "substrate_matrix", "area_A2", "matches", "natoms"} <= set(report)
     (match,) = report["matches"]
     assert report["support"] == "rutile-110" and match["film"] == "RuO2-110"
+    assert match["strained_onto"] == "rutile-110 supercell"
     assert len(match["strain_percent"]) == 2 and report["natoms"] == len(read(tmp_path / "i.cif"))
 
 

@@ -182,7 +182,10 @@ def build_interface(
         fixed_layers=fixed_layers,
     )
     _write_structure(atoms, output)
-    _emit(report.to_dict(), as_json, f"interface {'/'.join([support, *films])}")
+    shown = report.to_dict()
+    for match in shown["matches"]:  # every film is strained onto the support's supercell, not onto the film below
+        match["strained_onto"] = f"{support} supercell"
+    _emit(shown, as_json, f"interface {'/'.join([support, *films])}")
 
 
 @build_app.command("scan")
