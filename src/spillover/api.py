@@ -23,21 +23,17 @@ if TYPE_CHECKING:
     import pandas
     from ase import Atoms
 
-#: ``spillover table NAME`` -> (row function, the keys its ``--format json`` prints or None for whole rows).
-#: The key lists are those of the table commands in spillover/commands/*.py (tests compare the two).
-TABLES: dict[str, tuple[str, tuple[str, ...] | None]] = {
+#: ``spillover table NAME`` -> (row function, the module constant of the keys its ``--format json`` prints,
+#: or None for whole rows); the constants are the ones the table commands use.
+TABLES: dict[str, tuple[str, str | None]] = {
     "lattice-match": ("spillover.analysis.lattice_match:lattice_match_rows", None),
     "lattice-scan": ("spillover.analysis.lattice_match:stored_scan_rows", None),
     "oxidation": ("spillover.analysis.oxidation:oxidation_rows", None),
     "o2-reference": ("spillover.analysis.oxidation:o2_reference_rows", None),
-    "mu-profile": ("spillover.analysis.mu_profile:profile_rows",
-                   ("system", "support", "region", "layer", "site", "occupied", "E_b_eV", "converged",
-                    "multiplicity", "preset", "job_ids")),
-    "transfer": ("spillover.analysis.mu_profile:transfer_rows",
-                 ("system", "from_layer", "to_site", "dE_eV", "distance_A", "preset", "job_ids")),
+    "mu-profile": ("spillover.analysis.mu_profile:profile_rows", "PROFILE_JSON_KEYS"),
+    "transfer": ("spillover.analysis.mu_profile:transfer_rows", "TRANSFER_JSON_KEYS"),
     "barriers": ("spillover.analysis.barriers:barrier_rows", None),
-    "hop-paths": ("spillover.analysis.barriers:hop_path_rows",
-                  ("system", "from_layer", "E_eff_eV", "rate_per_s", "T_K", "path", "job_ids")),
+    "hop-paths": ("spillover.analysis.barriers:hop_path_rows", "PATH_JSON_KEYS"),
 }
 #: Filter names of the CLI that the row functions call otherwise.
 FILTER_ALIASES = {"p": "p_bar"}
@@ -93,11 +89,13 @@ def table(name: str, db: str | Path | None = None, **filters: Any) -> pandas.Dat
 
         check_preset_name("preset", kwargs["preset"])
     rows = function(_store(db), **kwargs)
-    keys = TABLES[name][1]
-    if keys is not None:
-        # as the command prints them: hop-paths shows the hop labels as its path, with the preset
-        rows = [{**{k: r[k] for k in keys}, "path": r["hops"], "preset": r["preset"]} if name == "hop-paths"
-                else {k: r[k] for k in keys} for r in rows]
+    if name == "hop-paths":
+        from spillover.analysis.barriers import path_json
+
+        rows = [path_json(r) for r in rows]
+    elif TABLES[name][1] is not None:
+        keys = getattr(importlib.import_module(function.__module__), TABLES[name][1])
+        rows = [{k: r[k] for k in keys} for r in rows]
     return pd.DataFrame(rows)
 
 

@@ -45,6 +45,16 @@ _FIELDS = (
 )
 
 
+
+#: The keys ``spillover table hop-paths --format json`` prints (its ``path`` is the row's hop labels).
+PATH_JSON_KEYS = ("system", "from_layer", "E_eff_eV", "rate_per_s", "T_K", "path", "job_ids")
+
+
+def path_json(row: dict) -> dict:
+    """A hop-paths row as ``--format json`` prints it: the hop labels as its path, with the preset."""
+    return {**{k: row[k] for k in PATH_JSON_KEYS}, "path": row["hops"], "preset": row["preset"]}
+
+
 def _neb_fields(neb: dict[str, Any]) -> dict[str, Any]:
     return {
         "Ea_forward_eV": neb["Ea_forward_eV"], "Ea_reverse_eV": neb["Ea_reverse_eV"], "dE_eV": neb["dE_eV"],

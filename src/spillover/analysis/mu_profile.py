@@ -72,6 +72,14 @@ class _Energies:
         return float(out["energy_eV"])
 
 
+
+#: The keys ``spillover table mu-profile --format json`` prints (and ``spillover.api.table``).
+PROFILE_JSON_KEYS = ("system", "support", "region", "layer", "site", "occupied", "E_b_eV", "converged",
+                     "multiplicity", "preset", "job_ids")
+#: The keys ``spillover table transfer --format json`` prints.
+TRANSFER_JSON_KEYS = ("system", "from_layer", "to_site", "dE_eV", "distance_A", "preset", "job_ids")
+
+
 def _sort_key(row: dict) -> tuple:
     return (row["system"], REGION_ORDER.index(row["region"]), row["layer"] if row["layer"] is not None else 0,
             row["site"])

@@ -54,15 +54,14 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
         """Best vacancy path from each support layer to the interface: E_eff, rate at the study's T, the hops."""
         check_preset_name("--preset", preset)
 
-        from spillover.analysis.barriers import PATH_COLUMNS, hop_path_rows
+        from spillover.analysis.barriers import PATH_COLUMNS, hop_path_rows, path_json
         from spillover.analysis.tables import FORMATS
         from spillover.store import connect
 
         check_choice("--format", fmt, FORMATS)
         rows = hop_path_rows(connect(db, create=False), preset=preset, system=system)
-        keys = ("system", "from_layer", "E_eff_eV", "rate_per_s", "T_K", "path", "job_ids")
         if fmt == "json":
-            rows = [{**{k: r[k] for k in keys}, "path": r["hops"], "preset": r["preset"]} for r in rows]
+            rows = [path_json(r) for r in rows]
             if not rows:
                 no_rows(NO_PATHS, PATH_COLUMNS, fmt, preset=preset, system=system)
             typer.echo(json.dumps(rows, indent=2))

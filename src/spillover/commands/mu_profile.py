@@ -51,7 +51,7 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
     def table_mu_profile(db: DbOption = None, fmt: FormatOption = "md", preset: PresetFilter = None,
                          system: SystemFilter = None) -> None:
         """O level E_b of every computed site along support bulk -> interface -> Ru, per system, with job ids."""
-        from spillover.analysis.mu_profile import COLUMNS, notes, profile_rows
+        from spillover.analysis.mu_profile import COLUMNS, PROFILE_JSON_KEYS, notes, profile_rows
         from spillover.analysis.tables import FORMATS, render
 
         check_choice("--format", fmt, FORMATS)
@@ -60,9 +60,7 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
         if not rows:
             no_rows(NO_PROFILE, COLUMNS, fmt, preset=preset, system=system)
         if fmt == "json":
-            keys = ("system", "support", "region", "layer", "site", "occupied", "E_b_eV", "converged",
-                    "multiplicity", "preset", "job_ids")
-            typer.echo(json.dumps([{k: r[k] for k in keys} for r in rows], indent=2))
+            typer.echo(json.dumps([{k: r[k] for k in PROFILE_JSON_KEYS} for r in rows], indent=2))
             return
         typer.echo(render(rows, COLUMNS, fmt))
         if fmt == "md":
@@ -74,7 +72,7 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
     def table_transfer(db: DbOption = None, fmt: FormatOption = "md", preset: PresetFilter = None,
                        system: SystemFilter = None) -> None:
         """Transfer energies dE(k -> j) of lattice O of support layer k into site j, per system (no O2 reference)."""
-        from spillover.analysis.mu_profile import TRANSFER_COLUMNS, transfer_rows
+        from spillover.analysis.mu_profile import TRANSFER_COLUMNS, TRANSFER_JSON_KEYS, transfer_rows
         from spillover.analysis.tables import FORMATS, render
 
         check_choice("--format", fmt, FORMATS)
@@ -82,8 +80,7 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
         if not rows:
             no_rows(NO_TRANSFER, TRANSFER_COLUMNS, fmt, preset=preset, system=system)
         if fmt == "json":
-            keys = ("system", "from_layer", "to_site", "dE_eV", "distance_A", "preset", "job_ids")
-            typer.echo(json.dumps([{k: r[k] for k in keys} for r in rows], indent=2))
+            typer.echo(json.dumps([{k: r[k] for k in TRANSFER_JSON_KEYS} for r in rows], indent=2))
             return
         typer.echo(render(rows, TRANSFER_COLUMNS, fmt))
 
