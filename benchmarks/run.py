@@ -40,8 +40,8 @@ def main() -> None:
         t_load = timed(lambda: _chgnet_model("0.3.0", "cpu"))
     rutile = load_bulk("rutile")
     interface, _ = make_interface("rutile-110", ["Ru-0001"])
-    # the main study's r-TiO2(110)/RuO2/Ru cell: 7 support layers, 4 Ru layers, 15 Å vacuum
-    cell, _ = make_interface("rutile-110", ["RuO2-110", "Ru-0001"], support_layers=7, film_layers=[1, 4], vacuum=15.0,
+    # the main study's r-TiO2(110)/RuO2/Ru cell: 7 support layers, 4 Ru layers, 7.5 Å vacuum per side (15 Å between images)
+    cell, _ = make_interface("rutile-110", ["RuO2-110", "Ru-0001"], support_layers=7, film_layers=[1, 4], vacuum=7.5,
                              fixed_layers=2)
 
     def force_call(atoms, preset, stress=True):

@@ -90,9 +90,9 @@ def _slab():
     """A 6-layer r-TiO2(110) slab, bottom layer fixed, repeated so that 3 Å hops reach one image only."""
     from spillover.build.slabs import make_slab
 
-    one = make_slab("rutile-110", layers=6, vacuum=12.0, fixed_layers=1)
+    one = make_slab("rutile-110", layers=6, vacuum=6.0, fixed_layers=1)
     rep = supercell_for_cutoff(one, 3.0, (True, True, False))
-    return make_slab("rutile-110", layers=6, vacuum=12.0, fixed_layers=1, repeat=(int(rep[0]), int(rep[1])))
+    return make_slab("rutile-110", layers=6, vacuum=6.0, fixed_layers=1, repeat=(int(rep[0]), int(rep[1])))
 
 
 def _outward(layer):

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.chgnet
 
 
 def test_slab_relaxation_keeps_fixed_layer_and_converges():
-    atoms = make_slab("rutile-110", layers=3, vacuum=10.0, fixed_layers=1)
+    atoms = make_slab("rutile-110", layers=3, vacuum=5.0, fixed_layers=1)
     fixed = fixed_indices(atoms)
     assert fixed and np.all(atoms.arrays["layer"][fixed] == 3)
     structure = AseAtomsAdaptor.get_structure(atoms)

@@ -26,7 +26,7 @@ FUNNEL_STUDY = ROOT / "tests" / "data" / "funnel_study.yaml"
 @pytest.fixture(scope="module")
 def candidates() -> list:
     """Every symmetry-distinct single interfacial O on a small Ru/r-TiO2(110) cell (hollows and lattice sites)."""
-    cell = CellSettings(support_layers=2, film_layers={"Ru-0001": 2}, vacuum=10.0, fixed_layers=1).model_dump()
+    cell = CellSettings(support_layers=2, film_layers={"Ru-0001": 2}, vacuum=5.0, fixed_layers=1).model_dump()
     limits = LatticeMatchSettings(max_area_A2=60, max_strain_percent=8).model_dump()
     host, _ = cell_atoms("rutile-110", ["Ru-0001"], cell, limits)
     return configurations(host, "interface", 1, None, sites=find_sites(host, "interface"))

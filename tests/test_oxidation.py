@@ -40,7 +40,7 @@ JSON_KEYS = {
 
 def _small(support: str) -> Atoms:
     atoms, _ = make_interface(support, ["Ru-0001"], max_area=60, max_strain_percent=8, support_layers=2,
-                              film_layers=[2], vacuum=10.0, fixed_layers=1)
+                              film_layers=[2], vacuum=5.0, fixed_layers=1)
     return atoms
 
 

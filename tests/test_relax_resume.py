@@ -47,7 +47,7 @@ class Killed(Exception):
 
 def _ru_slab():
     """Ru(0001), 4 layers, bottom fixed, rattled and stretched: about 20 BFGSLineSearch (70 FIRE) steps at fmax 0.01 with CHGNet."""
-    atoms = make_slab("Ru-0001", layers=4, vacuum=8.0, fixed_layers=1)
+    atoms = make_slab("Ru-0001", layers=4, vacuum=4.0, fixed_layers=1)
     layer = atoms.arrays["layer"]
     free = layer < layer.max()
     atoms.positions[free] += np.random.default_rng(1).normal(0, 0.15, (free.sum(), 3))
@@ -184,7 +184,7 @@ def test_cell_relaxation_resumes_on_the_same_path(tmp_path, monkeypatch, optimiz
 
 
 def test_without_the_checkpoint_a_restart_starts_from_the_input(tmp_path, monkeypatch):
-    structure = AseAtomsAdaptor.get_structure(make_slab("rutile-110", layers=3, vacuum=8.0, fixed_layers=1))
+    structure = AseAtomsAdaptor.get_structure(make_slab("rutile-110", layers=3, vacuum=4.0, fixed_layers=1))
     kw = {"preset": "analytic", "checkpoint_dir": str(tmp_path / "ck")}
     ref = RelaxMaker(**kw).compute(structure)
     calls = ref.force_calls // 2

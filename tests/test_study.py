@@ -23,7 +23,7 @@ def test_main_study_has_the_like_for_like_thick_systems():
     ]
     assert study.cell.support_layers >= 7 and study.cell.fixed_layers == 2
     assert study.cell.support_layers - study.cell.fixed_layers >= 5
-    assert study.cell.film_layers["Ru-0001"] >= 4 and study.cell.vacuum >= 15
+    assert study.cell.film_layers["Ru-0001"] >= 4 and study.cell.vacuum >= 7.5
 
 
 def test_every_registered_analysis_is_a_study_section():

@@ -63,9 +63,9 @@ OutputOption = Annotated[
 ]
 
 
-#: The vacuum convention: the total, split equally below and above the slab (not ASE's per-side ``vacuum``).
-VACUUM_HELP = (f"Vacuum thickness in total ({VACUUM.text}), half below and half above the slab "
-               "(ASE's per-side vacuum is half of it).")
+#: The vacuum convention: ASE's, per side (periodic images of the slab are twice this apart).
+VACUUM_HELP = (f"Vacuum on each side of the slab, as ASE's vacuum ({VACUUM.text}); "
+               "the periodic images are twice this apart.")
 
 
 def _write_structure(atoms, output: Path | None) -> None:
@@ -127,7 +127,7 @@ def build_slab(
     repeat: Annotated[str, typer.Option(
         help=f"In-plane repeat of the surface cell, a,b as ASE writes it (2,2 or 2x2; each {REPEAT.text}).")] = "1,1",
     layers: Annotated[int, typer.Option(help=f"Layers (trilayers for the oxides; {LAYERS.text}).")] = 3,
-    vacuum: Annotated[float, typer.Option(help=VACUUM_HELP)] = 12.0,
+    vacuum: Annotated[float, typer.Option(help=VACUUM_HELP)] = 6.0,
     fixed_layers: Annotated[int, typer.Option(help="Bottom layers held fixed (0..layers-1).")] = 1,
     as_json: JsonOption = False,
 ) -> None:
@@ -152,7 +152,7 @@ def build_interface(
     max_area: Annotated[float, typer.Option(help=f"Largest matched area ({AREA.text}; {SEARCH_TEXT}).")] = 120.0,
     max_strain: Annotated[float, typer.Option(help=f"Largest |strain| along either direction ({STRAIN.text}).")] = 6.0,
     support_layers: Annotated[int, typer.Option(help=f"Support trilayers ({LAYERS.text}).")] = 3,
-    vacuum: Annotated[float, typer.Option(help=VACUUM_HELP)] = 12.0,
+    vacuum: Annotated[float, typer.Option(help=VACUUM_HELP)] = 6.0,
     gap: Annotated[
         Optional[float], typer.Option(help=f"Distance between parts ({GAP.text}) [default: lattice continuation for "
                                       "RuO2, else 2].")

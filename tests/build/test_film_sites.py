@@ -17,7 +17,7 @@ from spillover.sections.systems import CellSettings, LatticeMatchSettings
 
 
 def _ru_film(repeat: tuple[int, int], layers: int) -> Atoms:
-    slab = make_slab("Ru-0001", repeat=repeat, layers=layers, vacuum=8.0, fixed_layers=min(1, layers - 1))
+    slab = make_slab("Ru-0001", repeat=repeat, layers=layers, vacuum=4.0, fixed_layers=min(1, layers - 1))
     slab.arrays["part"] = np.ones(len(slab), dtype=int)
     return slab
 
@@ -26,7 +26,7 @@ def _ru_film(repeat: tuple[int, int], layers: int) -> Atoms:
 def interface(request) -> Atoms:
     """rutile-110/[RuO2-110/]Ru-0001 with 3 Ru layers, <= 60 Å^2: 10 Ru per layer, strained ~6.7 % along one vector."""
     films = request.param
-    cell = CellSettings(support_layers=2, film_layers={"Ru-0001": 3, "RuO2-110": 1}, vacuum=10.0, gap=None,
+    cell = CellSettings(support_layers=2, film_layers={"Ru-0001": 3, "RuO2-110": 1}, vacuum=5.0, gap=None,
                         fixed_layers=1).model_dump()
     limits = LatticeMatchSettings(max_area_A2=60, max_strain_percent=8).model_dump()
     atoms, _ = cell_atoms("rutile-110", films, cell, limits)

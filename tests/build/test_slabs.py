@@ -19,12 +19,13 @@ def _fixed(atoms):
     return set(np.concatenate(idx).tolist()) if idx else set()
 
 
-def _check_common(atoms, layers, vacuum=12.0):
+def _check_common(atoms, layers, vacuum=6.0):
     cell = atoms.cell[:]
     assert atoms.pbc.all()
     assert np.allclose(cell[2, :2], 0.0) and np.allclose(cell[:2, 2], 0.0)  # c perpendicular, z = normal
     z = atoms.positions[:, 2]
-    assert cell[2, 2] - (z.max() - z.min()) >= vacuum - 1e-6
+    # ASE's convention: ``vacuum`` on each side, twice it between the periodic images
+    assert z.min() == pytest.approx(vacuum, abs=1e-6) and cell[2, 2] - z.max() == pytest.approx(vacuum, abs=1e-6)
     layer = atoms.arrays["layer"]
     assert layer.dtype.kind == "i"
     assert sorted(set(layer.tolist())) == list(range(1, layers + 1))
@@ -83,7 +84,7 @@ def test_rutile_110_three_trilayers():
     assert abs(_dipole_z(atoms)) < 1e-6
     assert _fixed(atoms) == set(np.flatnonzero(layer == 3).tolist())
     assert atoms.info["slab"] == {"name": "rutile-110", "miller": [1, 1, 0], "layers": 3, "repeat": [1, 1],
-                                  "vacuum": 12.0, "fixed_layers": 1}
+                                  "vacuum": 6.0, "fixed_layers": 1}
     # the surface cell is the 2.959 x 6.495 Å rectangle
     assert sorted(atoms.cell.lengths()[:2]) == pytest.approx([2.959, 6.495], abs=1e-3)
 
@@ -124,8 +125,8 @@ def test_ruo2_110():
 
 
 def test_ru_0001_atomic_layers():
-    atoms = make_slab("Ru-0001", layers=4, repeat=(2, 2), fixed_layers=2, vacuum=15.0)
-    _check_common(atoms, 4, vacuum=15.0)
+    atoms = make_slab("Ru-0001", layers=4, repeat=(2, 2), fixed_layers=2, vacuum=7.5)
+    _check_common(atoms, 4, vacuum=7.5)
     layer = atoms.arrays["layer"]
     assert [int((layer == k).sum()) for k in range(1, 5)] == [4, 4, 4, 4]
     z = atoms.positions[:, 2]
@@ -172,9 +173,9 @@ def test_bad_slab_input(name, kwargs, field):
 
 
 def test_small_vacuum_allowed():
-    atoms = make_slab("Ru-0001", layers=2, vacuum=5.0)
+    atoms = make_slab("Ru-0001", layers=2, vacuum=2.5)
     z = atoms.positions[:, 2]
-    assert atoms.cell[2, 2] - (z.max() - z.min()) == pytest.approx(5.0)
+    assert atoms.cell[2, 2] - (z.max() - z.min()) == pytest.approx(5.0)  # 2.5 Å per side
 
 
 def test_slab_names_build():

@@ -406,10 +406,10 @@ def _assemble(slabs: list[Atoms], cands: Sequence[Candidate], gap: float | None,
         p.arrays["part"] = np.full(len(p), k, dtype=int)
     atoms, registry, used = parts[0], [], []
     for k, p in enumerate(parts[1:]):
-        atoms, reg, frac = _stack(atoms, p, gap, vacuum, None if refs is None else refs[k])
+        atoms, reg, frac = _stack(atoms, p, gap, 2.0 * vacuum, None if refs is None else refs[k])
         registry.append(reg)
         used.append(frac)
-    atoms.translate([0.0, 0.0, vacuum / 2.0])
+    atoms.translate([0.0, 0.0, vacuum])
     atoms.pbc = True
     return _canonical_frame(atoms), registry, used
 
@@ -452,7 +452,7 @@ def _check_build_args(support: str, films: list[str], support_layers: int, film_
 
 def make_interface(support: str, films: Sequence[str], *, bulks: dict[str, Atoms] | None = None,
                    max_area: float = 120.0, max_strain_percent: float = 6.0, support_layers: int = 3,
-                   film_layers: Sequence[int] | None = None, vacuum: float = 12.0, gap: float | None = None,
+                   film_layers: Sequence[int] | None = None, vacuum: float = 6.0, gap: float | None = None,
                    fixed_layers: int = 1) -> tuple[Atoms, MatchReport]:
     """Build a lattice-matched film/support interface on the first cell of the module rule.
 
@@ -473,7 +473,8 @@ def make_interface(support: str, films: Sequence[str], *, bulks: dict[str, Atoms
     film_layers
         Layers per film; default RuO2 1 trilayer, Ru 3 atomic layers.
     vacuum
-        Vacuum above the outermost film (total, across the periodic boundary), Å.
+        Vacuum on each side of the model along z, Å, as ASE's ``vacuum``: the outermost film and the
+        bottom of the support are ``2 * vacuum`` apart across the periodic boundary.
     gap
         Vertical distance between the top atom of one part and the lowest atom of the next, Å.
         ``None``: the support's own inter-layer gap for an epitaxial film (RuO2 on r-TiO2

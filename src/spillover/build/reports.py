@@ -26,7 +26,7 @@ def bulk_report(name: str, atoms: Atoms) -> dict[str, Any]:
 
 
 def slab_report(name: str, atoms: Atoms) -> dict[str, Any]:
-    """Name, formula, atom count, layers, area, thickness and vacuum of a slab."""
+    """Name, formula, atom count, layers, area, thickness and vacuum (per side) of a slab."""
     from spillover.schemas import fixed_indices
 
     z = atoms.positions[:, 2]
@@ -41,6 +41,6 @@ def slab_report(name: str, atoms: Atoms) -> dict[str, Any]:
         "atoms_per_layer": np.bincount(atoms.arrays["layer"])[1:].tolist(),
         "area_A2": round(float(np.linalg.norm(np.cross(atoms.cell[0], atoms.cell[1]))), 4),
         "thickness_A": round(thickness, 4),
-        "vacuum_A": round(float(atoms.cell[2, 2]) - thickness, 4),
+        "vacuum_A": round((float(atoms.cell[2, 2]) - thickness) / 2.0, 4),  # per side, as ASE's vacuum
         "fixed_atoms": len(fixed_indices(atoms)),
     }

@@ -83,7 +83,7 @@ def parse_facet(name: str) -> tuple[str, tuple[int, ...]]:
 
 
 def _check_args(layers: int, vacuum: float, repeat: tuple[int, int], fixed_layers: int) -> None:
-    """The ranges of :mod:`spillover.sections.base`: layers 1..20, vacuum 0 < x <= 100 Å, repeats 1..10."""
+    """The ranges of :mod:`spillover.sections.base`: layers 1..20, vacuum 0 < x <= 50 Å per side, repeats 1..10."""
     LAYERS.check(layers, "layers")
     VACUUM.check(vacuum, "vacuum")
     try:
@@ -203,7 +203,7 @@ def _hcp_basal(structure: Structure, layers: int) -> tuple[Atoms, np.ndarray]:
 
 
 def make_slab(name: str, *, bulk: Atoms | None = None, repeat: tuple[int, int] = (1, 1), layers: int = 3,
-              vacuum: float = 12.0, fixed_layers: int = 0) -> Atoms:
+              vacuum: float = 6.0, fixed_layers: int = 0) -> Atoms:
     """Build a slab with a layer index on every atom.
 
     Parameters
@@ -220,7 +220,8 @@ def make_slab(name: str, *, bulk: Atoms | None = None, repeat: tuple[int, int] =
         for a-TiO2(101), atomic layers for hcp(0001); in general cation planes less than
         1.2 Å apart with their nearest O.
     vacuum
-        Total vacuum thickness along z in Å (> 0; 12 Å or more for production).
+        Vacuum on each side of the slab along z in Å, as ASE's ``vacuum`` (> 0; the periodic images
+        are ``2 * vacuum`` apart; 6 Å or more per side for production).
     fixed_layers
         Number of bottom layers held by :class:`~ase.constraints.FixAtoms`.
 
@@ -250,9 +251,9 @@ def make_slab(name: str, *, bulk: Atoms | None = None, repeat: tuple[int, int] =
     atoms, layer = atoms[order], layer[order]
     z = atoms.positions[:, 2]
     cell = atoms.cell[:].copy()
-    cell[2] = [0.0, 0.0, float(z.max() - z.min() + vacuum)]
+    cell[2] = [0.0, 0.0, float(z.max() - z.min() + 2.0 * vacuum)]
     atoms.set_cell(cell, scale_atoms=False)
-    atoms.translate([0.0, 0.0, vacuum / 2.0 - z.min()])
+    atoms.translate([0.0, 0.0, vacuum - z.min()])
     atoms.pbc = True
     atoms.set_tags(layer)
     atoms.arrays["layer"] = layer.astype(int)

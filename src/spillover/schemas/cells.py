@@ -34,7 +34,8 @@ class CellDoc(Document):
     support_layers: int = Field(description="Support layers (trilayers of r-TiO2(110), Ti2O4 layers of a-TiO2(101)).")
     film_layers: list[int] = Field(description="Layers per film.")
     fixed_layers: int = Field(description="Bottom support layers held fixed.")
-    vacuum_A: float = Field(description="Vacuum above the outermost film (Å).")
+    vacuum_A: float = Field(description="Vacuum on each side of the cell (Å), as ASE's: twice this between the "
+                                         "outermost film and the next image of the support.")
     registry: list[str] = Field(description="In-plane registry of each film: 'epitaxial' or 'max-min-distance'.")
     report: dict[str, Any] = Field(description="The builder's full match report.")
     structure: dict = Field(description="The cell (pymatgen Structure.as_dict()).")

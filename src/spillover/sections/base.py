@@ -129,8 +129,8 @@ LAYERS = Bound(1, 20, integer=True)
 REPEAT = Bound(1, 10, integer=True)
 #: Repeats of a bulk, Ru or host supercell (each direction).
 SUPERCELL = Bound(1, 8, integer=True)
-#: Vacuum thickness (Å).
-VACUUM = Bound(0, 100, "Å", lo_open=True)
+#: Vacuum on each side of a slab or interface model (Å), as ASE's ``vacuum``: images are twice this apart.
+VACUUM = Bound(0, 50, "Å", lo_open=True)
 #: Distance between the parts of an interface (Å).
 GAP = Bound(0, 10, "Å", lo_open=True)
 #: Longest vacancy hop / endpoint displacement (Å).

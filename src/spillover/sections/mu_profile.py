@@ -64,7 +64,7 @@ class MuProfileSettings(Section):
     slab_layers: int = Bound(2, LAYERS.hi, integer=True).field(7, description="Layers of the bare support slab.")
     fixed_layers: int = Bound(0, LAYERS.hi - 1, integer=True).field(
         2, description="Bottom layers of the bare support slab held fixed.")
-    vacuum: float = VACUUM.field(15.0, description=f"Vacuum of the bare support slab ({VACUUM.text}).")
+    vacuum: float = VACUUM.field(7.5, description=f"Vacuum on each side of the bare support slab, as ASE's ({VACUUM.text}).")
     verdict: VerdictSettings = Field(default_factory=VerdictSettings, description="Thresholds of the verdict.")
 
     @model_validator(mode="after")

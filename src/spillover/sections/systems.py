@@ -67,7 +67,8 @@ class CellSettings(Section):
         default_factory=lambda: {"Ru-0001": 4, "RuO2-110": 1}, description=f"Layers per film ({LAYERS.text}; Ru: "
         "atomic layers; RuO2: trilayers).",
     )
-    vacuum: float = VACUUM.field(15.0, description=f"Vacuum above the outermost film ({VACUUM.text}).")
+    vacuum: float = VACUUM.field(7.5, description=f"Vacuum on each side of the cell, as ASE's: the outermost film "
+                                                 f"and the support's bottom are twice this apart ({VACUUM.text}).")
     gap: float | None = GAP.field(
         None, description="Distance between parts (Å); null: lattice continuation for epitaxial RuO2, 2 Å "
         "otherwise.",
