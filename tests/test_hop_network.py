@@ -21,6 +21,7 @@ from spillover.store import connect
 from spillover.study import load_study
 
 NETWORK_STUDY = ROOT / "tests" / "data" / "network_study.yaml"
+PRESETS = ROOT / "tests" / "data" / "presets"
 
 
 def _cell(films=("Ru-0001",), **cell):
@@ -153,18 +154,22 @@ def network_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("network")
     db = work / "db"
     args = ("run", str(NETWORK_STUDY), "--db", str(db), "--scratch", str(work / "s"))
-    first = spillover(*args, env={"OMP_NUM_THREADS": "1"})  # the profile and the network share their funnels
+    env = {"OMP_NUM_THREADS": "1", "SPILLOVER_PRESET_PATH": str(PRESETS)}  # the ladder's analytic-fine
+    first = spillover(*args, env=env)  # the profile and the network share their funnels
     assert first.returncode == 0, first.stderr[-3000:]
-    second = spillover(*args, "--only", "barriers", env={"OMP_NUM_THREADS": "1"})
+    second = spillover(*args, "--only", "barriers", env=env)
     assert second.returncode == 0, second.stderr[-3000:]
     paths = spillover("table", "hop-paths", "--db", str(db), "--format", "json")
-    hops = spillover("table", "barriers", "--db", str(db), "--format", "json")
+    hops = spillover("table", "barriers", "--db", str(db), "--format", "json", "--preset", "analytic")
+    ladder = spillover("table", "barriers", "--db", str(db), "--format", "json", "--preset", "analytic-fine")
+    assert ladder.returncode == 0, ladder.stderr
     verdict = spillover("verdict", "--db", str(db), "--format", "json")
     assert paths.returncode == 0 and hops.returncode == 0 and verdict.returncode == 0, paths.stderr + hops.stderr
     docs = [d["output"] for d in connect(db, create=False).query({"output.doc_type": "hop-network"})]
     (doc,) = [d for d in docs if d.get("reused_from_job_id") is None]
     return {"db": db, "work": work, "first": first.stdout, "second": second.stdout, "doc": doc, "docs": docs,
-            "paths": json.loads(paths.stdout), "hops": json.loads(hops.stdout), "verdict": json.loads(verdict.stdout)}
+            "paths": json.loads(paths.stdout), "hops": json.loads(hops.stdout), "verdict": json.loads(verdict.stdout),
+            "ladder": json.loads(ladder.stdout)}
 
 
 def test_network_chain_computes_only_bands_a_best_path_can_use(network_run):
@@ -234,6 +239,51 @@ def test_rerun_computes_no_band_and_the_verdict_gets_its_kinetic_half(network_ru
     result = spillover("plot", "hop-path", "-o", str(png), "--db", str(network_run["db"]))
     assert result.returncode == 0, result.stderr
     assert b"<svg" in png.read_bytes()[:500] and png.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_ladder_recomputes_each_band_on_a_best_path_from_its_screen_band(network_run):
+    doc, ladder = network_run["doc"], network_run["ladder"]
+    on_paths = {label for p in doc["paths"] for label in p["hops"]}
+    assert on_paths and {r["hop"] for r in ladder} == on_paths and len(ladder) == len(on_paths)
+    store = connect(network_run["db"], create=False)
+    (network_id,) = [d["uuid"] for d in store.query(
+        {"output.doc_type": "hop-network", "output.reused_from_job_id": None}, properties=["uuid"])]
+    screen = {e["label"]: e["neb"] for e in doc["edges"] if e["neb"]}
+    for row in ladder:
+        assert row["preset"] == "analytic-fine" and row["system"] == doc["system"] and row["converged"]
+        assert row["job_ids"][1] == network_id  # the band that started it: the network's
+        (stored,) = [d["output"] for d in store.query({"output.doc_type": "neb", "uuid": row["job_ids"][0]})]
+        first = screen[row["hop"]]
+        assert stored["initial_start_band"].startswith(f"band of job {network_id}")
+        # it started from the screen band's images, and the stiffer Ti-O bond moved them
+        assert not np.allclose(stored["image_positions_A"], first["image_positions_A"], atol=1e-4)
+        assert not np.allclose(stored["energies_eV"], first["energies_eV"], atol=1e-6)
+        assert stored.get("reused_from_job_id") is None  # the rerun's ladder returned copies of these
+    copies = list(store.query({"output.doc_type": "neb", "output.reused_from_job_id": {"$ne": None}},
+                              properties=["output.reused_from_job_id"]))
+    assert {c["output"]["reused_from_job_id"] for c in copies} == {r["job_ids"][0] for r in ladder}
+
+
+def test_plot_neb_opens_a_band_of_the_network_and_hop_path_takes_a_system(network_run, tmp_path):
+    db, doc = str(network_run["db"]), network_run["doc"]
+    store = connect(network_run["db"], create=False)
+    (uuid,) = [d["uuid"] for d in store.query({"output.doc_type": "hop-network", "output.reused_from_job_id": None},
+                                              properties=["uuid"])]
+    label = next(e["label"] for e in doc["edges"] if e["neb"])
+    out = tmp_path / "band.png"
+    result = spillover("plot", "neb", uuid[:8], "-o", str(out), "--hop", label, "--db", db)
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    missing = spillover("plot", "neb", uuid[:8], "-o", str(out), "--db", db)
+    assert missing.returncode == 2 and "--hop" in missing.stderr and "hop network" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    wrong = spillover("plot", "neb", uuid[:8], "-o", str(out), "--hop", "no such hop", "--db", db)
+    assert wrong.returncode == 2 and "matches no labels" in wrong.stderr
+    svg = tmp_path / "one.svg"
+    one = spillover("plot", "hop-path", "-o", str(svg), "--system", doc["system"], "--db", db)
+    assert one.returncode == 0, one.stderr
+    none = spillover("plot", "hop-path", "-o", str(svg), "--system", "anatase-101/Ru-0001", "--db", db)
+    assert none.returncode == 2 and "--system" in none.stderr
 
 
 @pytest.mark.parametrize("change, field", [

@@ -101,7 +101,8 @@ def band_001(tmp_path_factory):
     store = connect(work / "db")
     responses = run_locally(job, store=store, root_dir=work, create_folders=True, log=False, ensure_success=True)
     return {"doc": responses[job.uuid][1].output, "before": before, "uuid": job.uuid, "db": work / "db",
-            "work": work, "hop": hop, "initial": initial, "final": final}
+            "work": work, "hop": hop, "initial": initial, "final": final, "spec_hop": spec["hop"],
+            "checkpoints": checkpoints}
 
 
 def test_001_hop_converges_with_symmetric_barriers(band_001):
@@ -118,6 +119,30 @@ def test_001_hop_converges_with_symmetric_barriers(band_001):
     assert len(doc.image_positions_A) == len(doc.energies_eV) == 5 and len(doc.spline_path_A) > 5
     assert doc.force_calls == doc.band_force_calls + doc.endpoint_force_calls
     assert doc.band_force_calls >= 3 * doc.optimizer_steps  # one call per image per step, plus the restart
+
+
+def test_the_same_band_again_returns_the_stored_one(band_001, monkeypatch):
+    import spillover.jobs.neb as neb_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a stored band was computed again")
+
+    monkeypatch.setattr(neb_module.NebMaker, "compute", refuse)
+    maker = NebMaker(name="neb [001]", preset_overrides=OVERRIDES, checkpoint_dir=str(band_001["checkpoints"]), **BAND)
+    job = maker.make(band_001["initial"], band_001["final"], hop=band_001["spec_hop"])
+    job.update_config({"expose_store": True})  # as every job of a study's plan: it looks stored results up
+    responses = run_locally(job, store=connect(band_001["db"]), root_dir=band_001["work"], create_folders=True,
+                            log=False, ensure_success=True)
+    copy, doc = responses[job.uuid][1].output, band_001["doc"]
+    assert copy.reused_from_job_id == band_001["uuid"] and copy.energies_eV == doc.energies_eV
+    # a tighter fmax than the stored band's is not the same result: computed, not reused
+    tighter = NebMaker(name="neb [001]", preset_overrides=OVERRIDES, checkpoint_dir=str(band_001["checkpoints"]),
+                       **{**BAND, "fmax": doc.fmax_target_eV_per_A / 2})
+    job = tighter.make(band_001["initial"], band_001["final"], hop=band_001["spec_hop"])
+    job.update_config({"expose_store": True})
+    responses = run_locally(job, store=connect(band_001["db"]), root_dir=band_001["work"], create_folders=True,
+                            log=False)
+    assert job.uuid not in responses  # it went to compute (and met the refusal)
 
 
 def test_killed_band_resumes_from_its_checkpoint(band_001):

@@ -41,7 +41,7 @@ _UUID = re.compile(r"band of job ([0-9a-f-]{36})")
 _FIELDS = (
     "label", "region", "support", "hop", "Ea_forward_eV", "Ea_reverse_eV", "dE_eV", "n_images", "converged",
     "force_calls", "band_force_calls", "optimizer_steps", "preset", "start_band", "initial_start_band",
-    "climbing_image_max_force_eV_per_A", "wall_time_s", "content_hash", "metadata",
+    "climbing_image_max_force_eV_per_A", "wall_time_s", "content_hash", "metadata", "reused_from_job_id",
 )
 
 
@@ -74,7 +74,8 @@ def _row(doc: dict[str, Any]) -> dict[str, Any]:
               or out.get("support", ""))  # a band outside any system: its support names it
     return {
         "system": system, "support": out.get("support", ""), "region": out["region"], "hop": out["label"],
-        **_neb_fields(out), "skipped": None, "preset": out["preset"], "job_ids": [doc["uuid"], *sources],
+        **_neb_fields(out), "skipped": None, "preset": out["preset"],
+        "job_ids": [out.get("reused_from_job_id") or doc["uuid"], *sources],  # the job that computed the band
         "from_layer": hop.get("from_layer"), "to_layer": hop.get("to_layer"), "distance_A": hop.get("distance_A"),
         "multiplicity": hop.get("multiplicity"),
     }
@@ -168,26 +169,64 @@ def hop_path_rows(store: Any, run_id: str | None = None, preset: str | None = No
     return sorted(rows, key=lambda r: (r["system"], r["preset"], r["from_layer"]))
 
 
-def neb_document(store: Any, job_id: str) -> dict[str, Any]:
-    """The stored NEB document of a job (uuid or a unique prefix of at least 8 characters).
+def band_document(store: Any, job_id: str, hop: str | None = None) -> tuple[str, dict[str, Any]]:
+    """A stored band: the NEB document of a job, or the band of one hop inside a hop-network job.
+
+    Parameters
+    ----------
+    store
+        A connected JobStore.
+    job_id
+        uuid of a NEB or hop-network job, or a unique prefix of at least 8 characters.
+    hop
+        For a hop network: the hop's label, or a part of it that only one computed band's label has.
+
+    Returns
+    -------
+    tuple
+        The job's uuid and the band (a :class:`~spillover.schemas.neb.NebDoc` as a dict).
 
     Raises
     ------
     InputError
-        No NEB job with that id, or a prefix that matches several.
+        No such job, a prefix that matches several, ``hop`` missing for a network, given for a single NEB,
+        or matching no computed band or several.
     """
     if len(job_id) < 8:
         raise InputError("JOB_ID", f"{job_id!r} is too short", "a job uuid or its first 8+ characters")
     docs = [
-        d for d in store.query({"output.doc_type": "neb"}, properties=["uuid", "output", "completed_at"])
+        d for d in store.query({"output.doc_type": {"$in": ["neb", "hop-network"]}},
+                               properties=["uuid", "output", "completed_at"])
         if d["uuid"].startswith(job_id)
     ]
     uuids = {d["uuid"] for d in docs}
     if not docs:
-        raise InputError("JOB_ID", f"no NEB result with id {job_id!r}", "ids from 'spillover table barriers'")
+        raise InputError("JOB_ID", f"no NEB or hop-network result with id {job_id!r}",
+                         "ids from 'spillover table barriers'")
     if len(uuids) > 1:
         raise InputError("JOB_ID", f"{job_id!r} matches {len(uuids)} NEB jobs", "a longer prefix")
-    return max(docs, key=lambda d: str(d["completed_at"]))
+    doc = max(docs, key=lambda d: str(d["completed_at"]))
+    out = doc["output"]
+    if out["doc_type"] == "neb":
+        if hop is not None:
+            raise InputError("--hop", f"job {doc['uuid'][:8]} is a single NEB", "leave --hop out")
+        return doc["uuid"], out
+    bands = {e["label"]: e["neb"] for e in out["edges"] if e.get("neb")}
+    where = f"the {len(bands)} computed bands of hop network {doc['uuid'][:8]} ({out['system']})"
+    if not bands:
+        raise InputError("JOB_ID", f"hop network {doc['uuid'][:8]} holds no computed band",
+                         "a network with bands ('spillover table barriers' shows them)")
+    if hop is None:
+        raise InputError("--hop", f"job {doc['uuid'][:8]} is a hop network; say which band",
+                         f"a label of {where}, e.g. {next(iter(bands))!r}")
+    if hop in bands:
+        return doc["uuid"], bands[hop]
+    matches = [label for label in bands if hop in label]
+    if len(matches) != 1:
+        found = "no" if not matches else f"{len(matches)}"
+        raise InputError("--hop", f"{hop!r} matches {found} labels of {where}",
+                         "a label as 'spillover table barriers --system S' prints it")
+    return doc["uuid"], bands[matches[0]]
 
 
 def plot_neb(doc: dict[str, Any], output: Path, job_id: str = "") -> None:

@@ -130,10 +130,14 @@ def network_hash(clean: dict, preset: str, preset_overrides: dict, profile: dict
     """SHA-256 of the relaxed cell's calculation, the preset and every setting the network depends on."""
     from spillover.calculators import load_preset
 
+    from spillover.sections.funnel import DFT_KEYS
+
     keep = {k: v for k, v in settings.items() if k not in ("systems", "dft_preset", "dft_preset_overrides")}
+    # the nodes are the funnels' screen survivors: a DFT stage of those funnels does not change the network
+    funnel = {k: v for k, v in profile["funnel"].items() if k not in DFT_KEYS}
     blob = json.dumps({"cell": clean.get("content_hash"), "energy": clean.get("energy_eV"),
                        "preset": load_preset(preset, preset_overrides or None).model_dump(),
-                       "depth": profile["support_layers_probed"], "funnel": profile["funnel"], "settings": keep},
+                       "depth": profile["support_layers_probed"], "funnel": funnel, "settings": keep},
                       sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
 

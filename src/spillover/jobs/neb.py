@@ -265,10 +265,46 @@ class NebMaker(Maker):
         """
         if start_band is not None and hasattr(start_band, "model_dump"):
             start_band = start_band.model_dump()
+        from spillover.jobs.reuse import stored_copy
+
+        preset = self.resolved_preset()
+        a0, _, _, _, params, task, band_key = self._inputs(preset, as_structure(initial), as_structure(final),
+                                                           start_band)
+        # the same band (endpoints, calculator, band settings, how it starts) converged at this fmax or tighter
+        stored = stored_copy(NebDoc, "neb", content_hash(a0, params, {**task, "neb": band_key}),
+                             {"converged": True, "fmax_target_eV_per_A": {"$lte": preset.neb.fmax}})
+        if stored is not None:
+            return stored.model_copy(update={"metadata": metadata or stored.metadata})
         return self.compute(
             as_structure(initial), as_structure(final), hop=hop, start_band=start_band,
             start_band_source=start_band_source, metadata=metadata,
         )
+
+    def _inputs(self, preset: Preset, initial: Structure, final: Structure, start_band: dict | None) -> tuple:
+        """Endpoints as Atoms (and as structures) with what the band's content hash covers.
+
+        A start band brings its own relaxed endpoints. Returns ``(a0, a1, initial, final, params,
+        task, band_key)``: the endpoints' hash is ``content_hash(a0, params, task)``, the band's adds
+        ``band_key`` (band settings and how it starts) to ``task``.
+        """
+        a0, a1 = AseAtomsAdaptor.get_atoms(initial), AseAtomsAdaptor.get_atoms(final)
+        check_endpoints(a0, a1, self.max_hop_A)
+        if start_band is not None:
+            if list(start_band["symbols"]) != a0.get_chemical_symbols():
+                raise InputError("start_band", "its atoms differ from the endpoints'", "a band of the same hop")
+            band_ends = (start_band["image_positions_A"][0], start_band["image_positions_A"][-1])
+            for atoms, positions in zip((a0, a1), band_ends):
+                atoms.set_positions(np.asarray(positions), apply_constraint=False)
+            initial, final = AseAtomsAdaptor.get_structure(a0), AseAtomsAdaptor.get_structure(a1)
+        params = calculator_parameters(preset, a0)
+        task = {
+            "final_positions": np.round(a1.positions, 5).tolist(),
+            "relax_endpoints": self.relax_endpoints,
+            "relax": preset.relax.model_dump(),
+        }
+        band_key = {k: getattr(preset.neb, k) for k in ("n_images", "spring_constant", "climb", "method")}
+        band_key["start"] = "idpp" if start_band is None else "band"
+        return a0, a1, initial, final, params, task, band_key
 
     def checkpoint_root(self) -> Path:
         """Where checkpoint directories are made."""
@@ -304,25 +340,8 @@ class NebMaker(Maker):
         label = hop.get("label", "custom band")
         preset = self.resolved_preset()
         settings: NebSettings = preset.neb
-        a0, a1 = AseAtomsAdaptor.get_atoms(initial), AseAtomsAdaptor.get_atoms(final)
-        check_endpoints(a0, a1, self.max_hop_A)
-        if start_band is not None:
-            if list(start_band["symbols"]) != a0.get_chemical_symbols():
-                raise InputError("start_band", "its atoms differ from the endpoints'", "a band of the same hop")
-            # the endpoints start from the start band's (already relaxed) endpoints
-            band_ends = (start_band["image_positions_A"][0], start_band["image_positions_A"][-1])
-            for atoms, positions in zip((a0, a1), band_ends):
-                atoms.set_positions(np.asarray(positions), apply_constraint=False)
-            initial, final = AseAtomsAdaptor.get_structure(a0), AseAtomsAdaptor.get_structure(a1)
-        params = calculator_parameters(preset, a0)
-        task = {
-            "final_positions": np.round(a1.positions, 5).tolist(),
-            "relax_endpoints": self.relax_endpoints,
-            "relax": preset.relax.model_dump(),
-        }
+        a0, a1, initial, final, params, task, band_key = self._inputs(preset, initial, final, start_band)
         digest = content_hash(a0, params, task)
-        band_key = {k: getattr(settings, k) for k in ("n_images", "spring_constant", "climb", "method")}
-        band_key["start"] = "idpp" if start_band is None else "band"
         band_digest = content_hash(a0, params, {**task, "neb": band_key})
         path = self.checkpoint_root() / f"neb-{digest[:16]}"
         ckpt = Checkpoint(path, path / f"band-{band_key['start']}-{band_digest[:12]}")

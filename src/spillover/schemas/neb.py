@@ -84,3 +84,7 @@ class NebDoc(Document):
     checkpoint_dir: str = Field(description="Directory of the band checkpoint (band.traj, state.json).")
     calculator: str = Field(description="Calculator name.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form provenance (study, region).")
+    reused_from_job_id: str | None = Field(
+        None, description="uuid of the stored band this one is a copy of (same content hash, converged at this fmax "
+        "or tighter); None: computed by this job.",
+    )
