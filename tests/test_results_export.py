@@ -43,7 +43,7 @@ def _endpoints(work: Path) -> tuple[Path, Path]:
     from spillover.build.slabs import make_slab
     from spillover.structure_io import write_structure
 
-    slab = make_slab("rutile-110", repeat=(1, 1), layers=2, vacuum=12.0, fixed_layers=1)
+    slab = make_slab("rutile-110", repeat=(1, 1), layers=2, vacuum=6.0, fixed_layers=1)
     top = [i for i in range(len(slab)) if slab[i].symbol == "O" and slab.arrays["layer"][i] == 1]
     d = slab.get_all_distances(mic=True)
     _, i, j = min((d[a, b], a, b) for a in top for b in top if a < b)
@@ -240,6 +240,27 @@ def test_exported_database_rows_have_energies_and_keys(stored):
     assert listed.returncode == 0 and f"Rows: {len(rows)}" in listed.stdout, listed.stderr
 
 
+def test_exported_database_opens_in_the_ase_db_web_page(stored):
+    """What ``ase db FILE.db -w`` serves, through its Flask app's test client (no port, no browser)."""
+    pytest.importorskip("flask")
+    from ase.db import connect as ase_connect
+    from ase.db.app import DBApp
+
+    path = stored["work"] / "web.db"
+    assert _cli(stored, "export", "doc_type=calculation", "-o", str(path))[0] == 0
+    app = DBApp()
+    app.add_project("default", ase_connect(path))
+    client = app.flask.test_client()
+    page = client.get("/default/?query=preset%3Danalytic")
+    assert page.status_code == 200 and page.data.count(b"<tr") > len(stored["calcs"])
+    job = stored["calcs"][0]["uuid"]
+    row = client.get("/default/row/1")
+    assert row.status_code == 200 and job.encode() in row.data
+    xyz = client.get("/atoms/default/1/xyz")
+    natoms = ase_connect(path).get(id=1).natoms
+    assert xyz.status_code == 200 and xyz.data.split(b"\n")[0].strip() == str(natoms).encode()
+
+
 def test_neb_exports_as_its_images_in_order(stored):
     from ase.mep import NEBTools
 
@@ -279,6 +300,18 @@ def test_api_table_equals_the_json_table(stored, name):
     pd.testing.assert_frame_equal(frame, pd.DataFrame(json.loads(out)))
     with pytest.raises(InputError, match="allowed: lattice-match"):
         api.table("no-such-table", db=stored["db"])
+
+
+@pytest.mark.parametrize("filters, field", [
+    ({"T": -5.0}, "T"), ({"T": float("nan")}, "T"), ({"p": 0.0}, "p"), ({"p": 1e30}, "p"),
+    ({"support": "rutile-111"}, "support"), ({"reference": "best"}, "reference"),
+])
+def test_api_table_checks_the_ranges_the_cli_checks(stored, filters, field):
+    from spillover import api
+
+    with pytest.raises(InputError) as info:
+        api.table("oxidation", db=stored["db"], **filters)
+    assert info.value.field == field and info.value.allowed
 
 
 def test_api_structure_and_results(stored):

@@ -69,7 +69,8 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
         print_table(rows, PATH_COLUMNS, fmt, NO_PATHS, preset=preset, system=system)
 
     @plot_app.command("hop-path")
-    def plot_hop_path(output: PlotOutput, db: DbOption = None, preset: PresetFilter = None) -> None:
+    def plot_hop_path(output: PlotOutput, db: DbOption = None, preset: PresetFilter = None,
+                      system: SystemFilter = None) -> None:
         """Energy along the best vacancy path of each system (deep layers), side by side; svg/pdf also write a png."""
         check_preset_name("--preset", preset)
 
@@ -77,8 +78,11 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
         from spillover.store import connect
 
         check_plot_output(output)
-        rows = [r for r in hop_path_rows(connect(db, create=False), preset=preset) if r["levels_eV"]]
+        rows = [r for r in hop_path_rows(connect(db, create=False), preset=preset, system=system) if r["levels_eV"]]
         if not rows:
+            if system is not None:
+                raise InputError("--system", f"no hop path stored for {system!r}",
+                                 "a system of 'spillover table hop-paths'")
             raise InputError(*NO_PATHS)
         if preset is None and len({r["preset"] for r in rows}) > 1:
             raise InputError("--preset", "results of several presets are stored",
@@ -88,17 +92,21 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
 
     @plot_app.command("neb")
     def plot_neb(
-        job_id: Annotated[str, typer.Argument(metavar="JOB_ID", help="NEB job uuid (or its first 8+ characters).")],
+        job_id: Annotated[str, typer.Argument(
+            metavar="JOB_ID", help="NEB or hop-network job uuid (or its first 8+ characters).")],
         output: PlotOutput,
+        hop: Annotated[Optional[str], typer.Option(
+            help="Hop label of a band inside a hop network, as 'spillover table barriers' prints it "
+                 "(or a part of it that only one computed band has).")] = None,
         db: DbOption = None,
     ) -> None:
-        """Energy along the path of one NEB, with the spline through the images."""
-        from spillover.analysis.barriers import neb_document, plot_neb
+        """Energy along the path of one NEB (its own job, or a band of a hop network), with the spline."""
+        from spillover.analysis.barriers import band_document, plot_neb
         from spillover.store import connect
 
         check_plot_output(output)
-        doc = neb_document(connect(db, create=False), job_id)
-        plot_neb(doc["output"], output, job_id=doc["uuid"])
+        uuid, band = band_document(connect(db, create=False), job_id, hop)
+        plot_neb(band, output, job_id=uuid)
         typer.echo(str(output))
 
     @plot_app.command("barriers")

@@ -24,14 +24,17 @@ SUPPORTS = ("rutile-110", "anatase-101", "rutile-110/RuO2-110", "anatase-101/RuO
 REFERENCE_HELP = "O reference: stored (the study's choice), raw (1/2 E(O2)) or corrected (fitted shift)."
 
 
-def _check(T: float, p: float, support: Optional[str], reference: str) -> None:
+def check_filters(T: float, p: float, support: Optional[str], reference: str,
+                  fields: tuple[str, str, str, str] = ("--temperature", "--pressure", "--support", "--reference"),
+                  ) -> None:
+    """Raise InputError naming the option (``fields``: T, p, support, reference) that is out of range or unknown."""
     from spillover.analysis.oxidation import REFERENCES
 
-    check_range("--temperature", T, TEMPERATURE)
-    check_range("--pressure", p, PRESSURE)
+    check_range(fields[0], T, TEMPERATURE)
+    check_range(fields[1], p, PRESSURE)
     if support is not None:
-        check_choice("--support", support, SUPPORTS)
-    check_choice("--reference", reference, REFERENCES)
+        check_choice(fields[2], support, SUPPORTS)
+    check_choice(fields[3], reference, REFERENCES)
 
 
 def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) -> None:
@@ -55,7 +58,7 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
         from spillover.store import connect
 
         check_choice("--format", fmt, FORMATS)
-        _check(T, p, support, reference)
+        check_filters(T, p, support, reference)
         store = connect(db, create=False)
         rows = oxidation_rows(store, T=T, p_bar=p, preset=preset, support=support, reference=reference)
         if not rows:
@@ -105,7 +108,7 @@ def register(app: typer.Typer, table_app: typer.Typer, plot_app: typer.Typer) ->
         from spillover.analysis.oxidation import plot_oxidation as plot
         from spillover.store import connect
 
-        _check(300.0, 1.0, support, reference)
+        check_filters(300.0, 1.0, support, reference)
         check_plot_output(output)
         path = plot(connect(db, create=False), output, preset=preset, support=support, reference=reference)
         typer.echo(str(path))
