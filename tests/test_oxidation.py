@@ -313,6 +313,29 @@ def test_o2_correction_is_fitted_from_stored_bulks(ox_run):
     assert any(abs(r["dHf_corrected_eV"] - r["dHf_raw_eV"]) > 0.05 for r in rows)  # the correction is visible
 
 
+def test_o2_correction_fitted_on_ruo2_alone_reports_the_others_residuals(ox_run):
+    from spillover.jobs.o2 import o2_correction
+
+    store = connect(ox_run["db"], create=False)
+    rows = json.loads(spillover("table", "o2-reference", "--db", str(ox_run["db"]), "--format", "json").stdout)
+    assert all(r["fitted"] and r["residual_eV"] == pytest.approx(r["dHf_corrected_eV"] - r["dHf_exp_eV"])
+               for r in rows)
+    bulks, ids = {}, {}
+    for r in rows:
+        for name, key in ((r["name"], "oxide_job_id"), (r["metal"], "metal_job_id")):
+            bulks[name], ids[name] = _out(store, r[key]), r[key]
+    o2_id = _out(store, rows[0]["job_id"])["o2_job_id"]
+    doc = o2_correction.original(bulks, ids, _out(store, o2_id), o2_id, rows[0]["preset"], fit_on=["RuO2"])
+    entry = {e.name: e for e in doc.entries}
+    assert doc.fitted_on == ["RuO2"] and set(entry) == {"rutile", "anatase", "RuO2"}
+    assert entry["RuO2"].fitted and entry["RuO2"].residual_eV == pytest.approx(0.0, abs=1e-9)  # one oxide: exact
+    ruo2 = next(r for r in rows if r["name"] == "RuO2")
+    assert doc.shift_eV_per_O == pytest.approx((ruo2["dHf_raw_eV"] - ruo2["dHf_exp_eV"]) / 2)
+    for name in ("rutile", "anatase"):
+        e = entry[name]
+        assert not e.fitted and e.residual_eV == pytest.approx(e.dHf_raw_eV - 2 * doc.shift_eV_per_O - e.dHf_exp_eV)
+
+
 def test_table_at_other_conditions_and_formats(ox_run):
     db = str(ox_run["db"])
     hot = json.loads(spillover("table", "oxidation", "--db", db, "--format", "json", "--T", "900", "--p", "1e-5").stdout)

@@ -132,6 +132,7 @@ def test_thresholds_printed_in_lines():
                                        "rate >= 10 hop/s at 500 K with nu = 1e13 /s (E_eff <= 1.19 eV)")
     shown = verdict_line(one([t(4, -0.4)], [b(4, 1.2)]))
     assert "signature shown" in shown and "E_eff 1.20 eV, rate 8.3e2 /s (600 K" in shown
+    assert shown.endswith("; computed at gpaw-test")  # the level of theory of the numbers behind it
 
 
 def test_settings_check_types_and_ranges():

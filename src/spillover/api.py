@@ -34,6 +34,7 @@ TABLES: dict[str, tuple[str, str | None]] = {
     "transfer": ("spillover.analysis.mu_profile:transfer_rows", "TRANSFER_JSON_KEYS"),
     "barriers": ("spillover.analysis.barriers:barrier_rows", None),
     "hop-paths": ("spillover.analysis.barriers:hop_path_rows", "PATH_JSON_KEYS"),
+    "fidelity": ("spillover.analysis.fidelity:fidelity_rows", "FIDELITY_JSON_KEYS"),
 }
 #: Filter names of the CLI that the row functions call otherwise.
 FILTER_ALIASES = {"p": "p_bar"}
@@ -59,7 +60,7 @@ def table(name: str, db: str | Path | None = None, **filters: Any) -> pandas.Dat
     ----------
     name
         A ``spillover table`` name: lattice-match, lattice-scan, oxidation, o2-reference, mu-profile,
-        transfer, barriers, hop-paths.
+        transfer, barriers, hop-paths, fidelity.
     db
         Database directory or JobStore config file [default: $SPILLOVER_DB or ./spillover-db].
     **filters
@@ -74,7 +75,8 @@ def table(name: str, db: str | Path | None = None, **filters: Any) -> pandas.Dat
     Raises
     ------
     InputError
-        An unknown table name or filter (the allowed ones named), or no database at ``db``.
+        An unknown table name or filter (the allowed ones named), a value outside what the CLI allows
+        (``T``, ``p``, ``support``, ``reference`` of the oxidation table), or no database at ``db``.
     """
     import pandas as pd
 
@@ -88,6 +90,11 @@ def table(name: str, db: str | Path | None = None, **filters: Any) -> pandas.Dat
         from spillover.commands.options import check_preset_name
 
         check_preset_name("preset", kwargs["preset"])
+    if name == "oxidation":
+        from spillover.commands.oxidation import check_filters
+
+        check_filters(kwargs.get("T", 300.0), kwargs.get("p_bar", 1.0), kwargs.get("support"),
+                      kwargs.get("reference", "stored"), fields=("T", "p", "support", "reference"))
     rows = function(_store(db), **kwargs)
     if name == "hop-paths":
         from spillover.analysis.barriers import path_json

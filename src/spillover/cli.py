@@ -283,8 +283,9 @@ def _register_commands() -> None:
 
     for analysis in ANALYSES.values():
         importlib.import_module(analysis.commands).register(app, table_app, plot_app)
-    from spillover.commands import calc, queue, results
+    from spillover.commands import calc, fidelity, queue, results
 
+    fidelity.register(app, table_app, plot_app)
     calc.register(app, table_app, plot_app)
     queue.register(app, table_app, plot_app)
     results.register(app, table_app, plot_app)

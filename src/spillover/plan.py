@@ -144,6 +144,13 @@ def preflight(study: Study, preset: str, scratch: Path | None = None) -> None:
     from spillover.jobs.cells import cell_atoms
 
     load_preset(preset, study.preset_overrides or None)
+    for section in ("oxidation", "mu_profile"):
+        funnel = getattr(study, section).funnel
+        if funnel.dft_preset:
+            try:
+                load_preset(funnel.dft_preset, funnel.dft_preset_overrides or None)
+            except InputError as exc:
+                raise InputError(f"{section}.funnel.dft_preset ({exc.field})", exc.problem, exc.allowed) from None
     makers = analysis_makers(study, preset, scratch)
     need = requirements(study, makers)
     for label in need.cells:
@@ -211,7 +218,7 @@ def _o2_jobs(study: Study, bulks: dict[str, Job], preset: str, overrides: dict) 
         vib.name = "O2 vibrations"
     if study.oxygen.correction:
         corr = o2_correction({b: bulks[b].output for b in CORRECTION_BULKS}, {b: bulks[b].uuid for b in CORRECTION_BULKS},
-                             o2.output, o2.uuid, preset)
+                             o2.output, o2.uuid, preset, study.oxygen.fit_on)
         corr.name = "O2 correction"
     return [o2, vib, corr]
 

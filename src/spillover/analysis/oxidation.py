@@ -89,6 +89,8 @@ O2_COLUMNS = [
     Column("dHf_raw_eV", "ΔHf raw (eV/f.u.)", "{:+.3f}"),
     Column("dHf_corrected_eV", "ΔHf corrected (eV/f.u.)", "{:+.3f}"),
     Column("dHf_exp_eV", "ΔHf exp (eV/f.u.)", "{:+.3f}"),
+    Column("residual_eV", "residual (eV/f.u.)", "{:+.3f}"),
+    Column("fitted", "fitted"),
     Column("shift_eV_per_O", "shift (eV/O)", "{:+.3f}"),
     Column("e_o2_eV", "E(O2) (eV)", "{:.4f}"),
     Column("preset", "preset"),
@@ -372,6 +374,10 @@ def o2_reference_rows(store: Any, preset: str | None = None) -> list[dict[str, A
     for doc in newest_documents(store, "o2-correction", lambda o: o["preset"], preset):
         out = doc["output"]
         for e in out["entries"]:
+            # documents from before the residual was stored: it follows from the stored energies
+            e = {"fitted": True, **e}
+            if e.get("residual_eV") is None:
+                e["residual_eV"] = e["dHf_corrected_eV"] - e["dHf_exp_eV"]
             rows.append({**e, "shift_eV_per_O": out["shift_eV_per_O"], "e_o2_eV": out["e_o2_eV"],
                          "preset": out["preset"], "job_id": doc["uuid"]})
     return rows

@@ -151,4 +151,5 @@ def verdict_line(row: dict[str, Any]) -> str:
     kin = ("E_eff not computed" if row["E_eff_eV"] is None
            else f"E_eff {row['E_eff_eV']:.2f} eV, rate {_g(row['rate_per_s'])} /s")
     cond = f"{t['temperature_K']:g} K, {_g(t['prefactor_per_s'])} /s, >= {_g(t['min_rate_per_s'])} hop/s"
-    return f"{row['system']}: signature {word} — {thermo}; {kin} ({cond})"
+    level = f"; computed at {row['preset']}" if row.get("preset") else ""
+    return f"{row['system']}: signature {word} — {thermo}; {kin} ({cond}){level}"

@@ -392,11 +392,16 @@ def hop_endpoints(atoms: Atoms, hop: Hop) -> tuple[Atoms, Atoms]:
     Both carry the host's other atoms in the host's order, and the moving O last, so the
     two endpoints have the same atoms in the same order. The final O sits at the image of
     ``to_index`` the hop reaches (it may lie outside the cell). Constraints and the
-    ``layer``/``part`` arrays are kept (the moving O carries the values of its site).
+    ``layer``/``part`` arrays are kept (the moving O carries the values of its site). Both
+    endpoints start with the same magnetic moments, on the Ti next to either site
+    (:mod:`spillover.build.magmoms`), so that every image of the band starts alike.
     """
+    from spillover.build.magmoms import vacancy_moments
+
     j, i = hop.from_index, hop.to_index
     base = atoms.copy()
     del base[[i, j]]  # ASE re-indexes FixAtoms
+    base.set_initial_magnetic_moments(vacancy_moments(base, [atoms.positions[i], atoms.positions[j]]))
     endpoints = []
     for site, position in ((j, atoms.positions[j]), (i, atoms.positions[j] + np.asarray(hop.vector_A))):
         mover = atoms[[site]]

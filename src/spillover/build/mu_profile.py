@@ -78,9 +78,7 @@ def with_site(host: Atoms, site: OxygenSite) -> tuple[Atoms, Atoms]:
         ``(with_O, without_O)``; for a vacancy the host is the one *with* the O.
     """
     if site.kind == "vacancy":
-        without = host.copy()
-        del without[site.index]
-        return host, without
+        return host, without_atom(host, site.index)
     with_o = host.copy()
     with_o += Atoms("O", positions=[site.position])
     for key in ("layer", "part"):
@@ -128,10 +126,15 @@ def cell_vacancy_sites(cell: Atoms, depth: int) -> list[OxygenSite]:
 
 
 def without_atom(atoms: Atoms, index: int) -> Atoms:
-    """A copy of ``atoms`` with atom ``index`` removed (arrays and fixed atoms follow)."""
+    """A copy of ``atoms`` with atom ``index`` removed (arrays and fixed atoms follow).
+
+    The Ti that were bonded to it start with a magnetic moment (:mod:`spillover.build.magmoms`).
+    """
+    from spillover.build.magmoms import with_vacancy_moments
+
     out = atoms.copy()
     del out[index]
-    return out
+    return with_vacancy_moments(out, [atoms.positions[index]])
 
 
 def support_slab_sites(slab: Atoms, depth: int) -> list[OxygenSite]:

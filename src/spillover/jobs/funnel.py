@@ -9,8 +9,10 @@ resumable, SCF retries). The document (:class:`~spillover.schemas.funnel.FunnelD
 candidate's stage energies and the final relaxations; a funnel whose content hash (the candidates'
 hashes and the settings) is stored returns the stored document without computing.
 
-A further stage at a DFT preset (the best K survivors) fits after ``final``: it takes the survivors'
-structures like ``final`` takes the loose ones.
+With ``dft_preset`` a DFT stage follows ``final``: the ``dft_k`` lowest converged survivors get a single
+point at the DFT preset on their screen geometry, then a relaxation at that preset from it. Its
+relaxations are stored in the document (``dft_survivors``); ``spillover table fidelity`` compares the
+two rankings. The analyses' tables keep the screen survivor: they never mix presets.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def funnel_hash(candidates: list[Atoms], preset: str, preset_overrides: dict, se
 
     maker = RelaxMaker(preset=preset, preset_overrides=preset_overrides, checkpoint=False)
     hashes = [maker.content_hash(a) for a in candidates]
-    blob = json.dumps({"candidates": hashes, "settings": settings.model_dump()}, sort_keys=True).encode()
+    blob = json.dumps({"candidates": hashes, "settings": settings.hashed()}, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()
 
 
@@ -133,9 +135,10 @@ def run_funnel(
                             wall_time_s=time.perf_counter() - started))
     entries = [Candidate(index=i, info=infos[i], single_point_eV=e, stage="single point") for i, e in enumerate(sp)]
 
-    def relax_stage(name: str, picks: list[int], start: dict[int, Atoms], fmax: float | None) -> dict[int, Any]:
+    def relax_stage(name: str, picks: list[int], start: dict[int, Atoms], fmax: float | None,
+                    common: dict[str, Any] = base) -> dict[int, Any]:
         began = time.perf_counter()
-        tasks = [{**base, "atoms": start[i], "fmax": fmax, "label": f"{label} #{i} {name}",
+        tasks = [{**common, "atoms": start[i], "fmax": fmax, "label": f"{label} #{i} {name}",
                   "metadata": {**(metadata or {}), "funnel": {"candidate": i, "stage": name, **infos[i]}}}
                  for i in picks]
         docs = map_tasks(relax_candidate, tasks, workers)
@@ -155,6 +158,20 @@ def run_funnel(
 
     survivors = sorted(final.items(), key=lambda kv: (not kv[1].converged, kv[1].energy_eV, kv[0]))
     converged = [i for i, d in survivors if d.converged]
+    dft: dict[int, Any] = {}
+    if settings.dft_preset:
+        at_dft = {**base, "preset": settings.dft_preset, "preset_overrides": settings.dft_preset_overrides}
+        picks = converged[:settings.dft_k]
+        start = {i: _atoms_of(final[i], candidates[i]) for i in picks}
+        began = time.perf_counter()
+        dft_sp = map_tasks(single_point_energy, [{**at_dft, "atoms": start[i]} for i in picks], workers)
+        stages.append(StageCost(name="dft single point", candidates=len(picks), force_calls=len(picks),
+                                wall_time_s=time.perf_counter() - began))
+        dft = relax_stage("dft final", picks, start, None, at_dft)
+        for i, e in zip(picks, dft_sp):
+            doc = dft[i]
+            entries[i].dft_single_point_eV, entries[i].dft_final_eV = e, doc.energy_eV
+            entries[i].dft_final_converged, entries[i].stage = doc.converged, "dft"
     from spillover.calculators import load_preset
 
     resolved = load_preset(preset, preset_overrides or None)
@@ -163,6 +180,8 @@ def run_funnel(
         label=label, settings=settings.model_dump(), candidates=entries, stages=stages,
         survivors=[d for _, d in survivors], survivor=converged[0] if converged else None,
         n_unconverged=sum(1 for _, d in survivors if not d.converged),
+        dft_preset=load_preset(settings.dft_preset, settings.dft_preset_overrides or None).name if dft else None,
+        dft_survivors=[d for _, d in sorted(dft.items(), key=lambda kv: (not kv[1].converged, kv[1].energy_eV, kv[0]))],
         force_calls=sum(s.force_calls for s in stages), workers=workers, content_hash=digest,
     )
 

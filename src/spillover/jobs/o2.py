@@ -95,8 +95,12 @@ def o2_vibrations(o2: dict, o2_id: str, preset: str, preset_overrides: dict, del
 
 
 @job(output_schema=O2CorrectionDoc)
-def o2_correction(bulks: dict[str, dict], bulk_ids: dict[str, str], o2: dict, o2_id: str, preset: str) -> O2CorrectionDoc:
-    """Formation energies of the oxides in the data file and the fitted O2 shift per O atom."""
+def o2_correction(bulks: dict[str, dict], bulk_ids: dict[str, str], o2: dict, o2_id: str, preset: str,
+                  fit_on: list[str] | None = None) -> O2CorrectionDoc:
+    """Formation energies of the oxides in the data file and the O2 shift per O atom fitted on ``fit_on``.
+
+    ``fit_on`` None fits on every oxide of the data file; the others get their residual only.
+    """
     from spillover.analysis.oxidation import check_same_preset
     from spillover.analysis.thermo import fit_o2_shift, formation_energy, load_formation_enthalpies
 
@@ -114,17 +118,20 @@ def o2_correction(bulks: dict[str, dict], bulk_ids: dict[str, str], o2: dict, o2
         exps.append(ref.dHf_eV)
         nos.append(ref.n_O)
         rows.append((name, ref, raw))
-    fit = fit_o2_shift(raws, exps, nos)
+    fitted_on = [name for name, _, _ in rows if fit_on is None or name in fit_on]
+    use = [k for k, (name, _, _) in enumerate(rows) if name in fitted_on]
+    fit = fit_o2_shift([raws[k] for k in use], [exps[k] for k in use], [nos[k] for k in use])
     delta = fit["shift_eV_per_O"]
     entries = [
         FormationEntry(
             name=name, formula=ref.formula, metal=ref.metal, n_O=ref.n_O, dHf_raw_eV=raw,
             dHf_corrected_eV=raw - ref.n_O * delta, dHf_exp_eV=ref.dHf_eV, source=ref.source,
-            oxide_job_id=bulk_ids[name], metal_job_id=bulk_ids[ref.metal],
+            oxide_job_id=bulk_ids[name], metal_job_id=bulk_ids[ref.metal], fitted=name in fitted_on,
+            residual_eV=raw - ref.n_O * delta - ref.dHf_eV,
         )
         for name, ref, raw in rows
     ]
     return O2CorrectionDoc(
         shift_eV_per_O=delta, rms_raw_eV=fit["rms_raw_eV"], rms_corrected_eV=fit["rms_corrected_eV"],
-        e_o2_eV=o2["energy_eV"], o2_job_id=o2_id, entries=entries, preset=o2["preset"],
+        e_o2_eV=o2["energy_eV"], o2_job_id=o2_id, entries=entries, preset=o2["preset"], fitted_on=fitted_on,
     )

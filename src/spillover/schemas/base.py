@@ -51,7 +51,8 @@ def content_hash(atoms: Atoms, parameters: dict[str, Any], task: dict[str, Any])
 
     Positions are rounded to 1e-5 Å so that a re-serialised structure hashes the same. Keys that
     do not change the result (:data:`HASH_IGNORED_KEYS`) are left out, so a run on 64 MPI ranks
-    hashes like the same run in serial.
+    hashes like the same run in serial. Initial magnetic moments count only for a spin-polarised
+    calculator (``spinpol`` in ``parameters``) and only when one is non-zero.
     """
     parameters = {k: v for k, v in parameters.items() if k not in HASH_IGNORED_KEYS}
     payload = {
@@ -64,6 +65,9 @@ def content_hash(atoms: Atoms, parameters: dict[str, Any], task: dict[str, Any])
         "parameters": parameters,
         "task": task,
     }
+    moments = atoms.get_initial_magnetic_moments()
+    if parameters.get("spinpol") and np.any(moments):  # only a spin-polarised calculation depends on them
+        payload["magmoms"] = (np.round(moments, 3) + 0.0).tolist()
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
 

@@ -20,13 +20,17 @@ class Candidate(BaseModel):
     loose_converged: bool | None = Field(None, description="Whether the loose relaxation met loose_fmax.")
     final_eV: float | None = Field(None, description="Energy after the relaxation to convergence (eV).")
     final_converged: bool | None = Field(None, description="Whether the final relaxation met the preset's fmax.")
-    stage: Literal["single point", "loose", "final"] = Field(description="The last stage this candidate reached.")
+    dft_single_point_eV: float | None = Field(
+        None, description="DFT stage: energy at the DFT preset on the final screen geometry (eV); None: not taken on.")
+    dft_final_eV: float | None = Field(None, description="DFT stage: energy after relaxing at the DFT preset (eV).")
+    dft_final_converged: bool | None = Field(None, description="Whether the DFT relaxation met its preset's fmax.")
+    stage: Literal["single point", "loose", "final", "dft"] = Field(description="The last stage this candidate reached.")
 
 
 class StageCost(BaseModel):
     """What one stage cost."""
 
-    name: Literal["single point", "loose", "final"] = Field(description="Stage name.")
+    name: Literal["single point", "loose", "final", "dft single point", "dft final"] = Field(description="Stage name.")
     candidates: int = Field(description="Candidates computed in this stage.")
     force_calls: int = Field(description="Energy (and force) evaluations of the stage.")
     wall_time_s: float = Field(description="Wall time of the stage (s).")
@@ -47,6 +51,11 @@ class FunnelDoc(Document):
         None, description="Candidate index of the lowest converged final relaxation; None if none converged."
     )
     n_unconverged: int = Field(0, description="Final relaxations that did not meet fmax (excluded from tables).")
+    dft_preset: str | None = Field(None, description="Preset of the DFT stage; None: the funnel had none.")
+    dft_survivors: list[CalcDoc] = Field(
+        default_factory=list,
+        description="DFT stage: the relaxations at dft_preset, lowest energy first (converged ones first).",
+    )
     force_calls: int = Field(description="Energy (and force) evaluations of every stage together.")
     workers: int = Field(description="Worker processes the stages ran on.")
     reused_from_job_id: str | None = Field(

@@ -35,6 +35,8 @@ class FormationEntry(BaseModel):
     source: str = Field(description="Source of the experimental value.")
     oxide_job_id: str = Field(description="uuid of the oxide bulk relaxation.")
     metal_job_id: str = Field(description="uuid of the metal bulk relaxation.")
+    fitted: bool = Field(True, description="Whether this oxide entered the fit (else it only reports its residual).")
+    residual_eV: float | None = Field(None, description="dHf_corrected - dHf_exp (eV per formula unit).")
 
 
 class O2CorrectionDoc(Document):
@@ -46,7 +48,8 @@ class O2CorrectionDoc(Document):
     rms_corrected_eV: float = Field(description="RMS error after the shift (eV per formula unit).")
     e_o2_eV: float = Field(description="E(O2) the fit used (eV).")
     o2_job_id: str = Field(description="uuid of the O2 relaxation.")
-    entries: list[FormationEntry] = Field(description="One entry per fitted oxide.")
+    entries: list[FormationEntry] = Field(description="One entry per oxide of the data file, fitted or not.")
+    fitted_on: list[str] = Field(default_factory=list, description="The oxides the shift was fitted on.")
 
 
 class ConfigEntry(BaseModel):

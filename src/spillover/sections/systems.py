@@ -93,6 +93,12 @@ class OxygenSettings(Section):
         True, strict=True, description="Fit one shift per O atom to the experimental formation enthalpies of TiO2 "
         "and RuO2 (relaxes Ti and the oxides); analyses that use mu_O then use it.",
     )
+    fit_on: list[Literal["rutile", "anatase", "RuO2"]] | None = Field(
+        None, min_length=1,
+        description="Oxides the O2 shift is fitted on; null: all three. [RuO2] for Ru-O quantities, and with "
+        "Hubbard U on Ti (the Ti metal reference has no d-shell correction to match); the others then "
+        "report their residuals only.",
+    )
     vibrations: bool = Field(
         False, strict=True,
         description="Compute the O2 stretch with ase.vibrations at the preset (else the experimental value).",
