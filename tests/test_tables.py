@@ -170,3 +170,19 @@ def test_latex_compiles_in_a_minimal_document(tmp_path):
                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:]
     assert (tmp_path / "table.pdf").exists()
+
+
+def test_no_column_header_breaks_a_markdown_table():
+    """A '|' in a header would split its column in every md table."""
+    import importlib
+
+    from spillover.analysis.tables import Column
+
+    found = 0
+    for name in ("barriers", "fidelity", "lattice_match", "mu_profile", "oxidation"):
+        module = importlib.import_module(f"spillover.analysis.{name}")
+        for key, value in vars(module).items():
+            if key.endswith("COLUMNS") and isinstance(value, list) and value and isinstance(value[0], Column):
+                found += 1
+                assert all("|" not in c.header for c in value), (name, key)
+    assert found >= 11

@@ -16,7 +16,7 @@ COLUMNS = [
     Column("n_candidates", "survivors compared"),
     Column("top1_agrees", "same best"),
     Column("spearman", "Spearman rho", "{:.2f}"),
-    Column("max_abs_diff_eV", "max |dE_screen - dE_DFT| (eV)", "{:.3f}"),
+    Column("max_abs_diff_eV", "largest dE difference (eV)", "{:.3f}"),
     Column("screen_preset", "screen"),
     Column("preset", "DFT preset"),
     Column("job_ids", "job ids", "{:.8}"),
