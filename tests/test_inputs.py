@@ -152,6 +152,7 @@ STUDY_BOUNDS = [
     ("oxygen.fit_on", ["TiO2"], "oxygen.fit_on[0]", "'RuO2'"),
     ("oxidation.funnel.dft_k", 0, "oxidation.funnel.dft_k", "1..1000"),
     ("mu_profile.funnel.dft_preset", "../x", "mu_profile.funnel.dft_preset", "pattern"),
+    ("oxidation.funnel.dft_preset", "no-such-preset", "oxidation.funnel.dft_preset", "unknown preset"),
     ("oxidation.n_max", 101, "oxidation.n_max", "1..100"),
     ("oxidation.funnel.loose_n", 1001, "oxidation.funnel.loose_n", "1..1000"),
     ("oxidation.temperatures_K", [300, 1e5], "oxidation.temperatures_K[1]", "0 < x <= 5000 K"),

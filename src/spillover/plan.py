@@ -149,8 +149,9 @@ def preflight(study: Study, preset: str, scratch: Path | None = None) -> None:
         if funnel.dft_preset:
             try:
                 load_preset(funnel.dft_preset, funnel.dft_preset_overrides or None)
-            except InputError as exc:
-                raise InputError(f"{section}.funnel.dft_preset ({exc.field})", exc.problem, exc.allowed) from None
+            except InputError as exc:  # an unknown preset, or an override it refuses (exc.field names the key)
+                field = f"{section}.funnel.dft_preset" if exc.field == "preset" else exc.field
+                raise InputError(field, exc.problem, exc.allowed) from None
     makers = analysis_makers(study, preset, scratch)
     need = requirements(study, makers)
     for label in need.cells:

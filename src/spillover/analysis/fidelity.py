@@ -79,13 +79,11 @@ def fidelity_rows(store: Any, preset: str | None = None, run_id: str | None = No
         Keys of :data:`FIDELITY_JSON_KEYS`; ``candidates`` are the funnel's candidate indices in the
         order of the energy lists, ``job_ids`` the funnel job.
     """
-    docs = newest_documents(store, "funnel", lambda o: (o["label"], o["preset"], o.get("dft_preset")),
-                            run_id=run_id, filters={"dft_preset": {"$ne": None}})
+    docs = newest_documents(store, "funnel", lambda o: (o["label"], o["preset"], o["dft_preset"]),
+                            run_id=run_id, filters={"dft_preset": preset or {"$ne": None}})
     rows = []
     for doc in docs:
         out = doc["output"]
-        if not out.get("dft_preset") or (preset is not None and out["dft_preset"] != preset):
-            continue
         analysis, where = _where(out)
         if system is not None and where != system:
             continue

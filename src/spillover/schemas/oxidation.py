@@ -44,8 +44,10 @@ class O2CorrectionDoc(Document):
 
     doc_type: Literal["o2-correction"] = Field("o2-correction", description="Document type, for queries.")
     shift_eV_per_O: float = Field(description="Fitted shift delta: mu_O = 1/2 E(O2) + delta + dmu_O (eV per O).")
-    rms_raw_eV: float = Field(description="RMS error of the raw formation energies (eV per formula unit).")
-    rms_corrected_eV: float = Field(description="RMS error after the shift (eV per formula unit).")
+    rms_raw_eV: float = Field(description="RMS error of the raw formation energies of the fitted oxides (eV per "
+                              "formula unit).")
+    rms_corrected_eV: float = Field(description="RMS error of the fitted oxides after the shift (eV per formula unit); "
+                                    "each entry's residual_eV covers the others too.")
     e_o2_eV: float = Field(description="E(O2) the fit used (eV).")
     o2_job_id: str = Field(description="uuid of the O2 relaxation.")
     entries: list[FormationEntry] = Field(description="One entry per oxide of the data file, fitted or not.")
