@@ -25,6 +25,34 @@ def test_production_inherits_and_overrides_parent():
     assert child.gpaw["spinpol"] is True
 
 
+def test_lcao_test_preset_differs_from_gpaw_test_in_mode_and_basis_only():
+    # benchmarks/gpaw_modes.py compares the two presets as "plane waves versus LCAO"
+    pw, lcao = load_preset("gpaw-test").model_dump(), load_preset("gpaw-test-lcao").model_dump()
+    assert lcao["gpaw"].pop("mode") == {"name": "lcao"} and lcao["gpaw"].pop("basis") == "dzp"
+    assert pw["gpaw"].pop("mode")["name"] == "pw"
+    for preset in (pw, lcao):
+        del preset["name"], preset["description"]
+    assert lcao == pw
+
+
+def test_spin_paired_gpaw_ignores_vacancy_moments(tmp_path):
+    # GPAW runs spin-polarised whenever the atoms carry moments, even with spinpol=False
+    from ase.build import molecule
+
+    from spillover.calculators import make_calculator
+
+    atoms = molecule("H2", vacuum=2.0)
+    atoms.set_initial_magnetic_moments([1.0, 0.0])
+    assert calculator_parameters(load_preset("gpaw-test"), atoms)["magmoms"] == [0.0, 0.0]
+    assert "magmoms" not in calculator_parameters(load_preset("gpaw-production"), atoms)  # spinpol: moments used
+    assert "magmoms" not in calculator_parameters(load_preset("gpaw-test"), molecule("H2", vacuum=2.0))
+    preset = load_preset("gpaw-test-lcao", {"gpaw": {"basis": "sz(dzp)", "txt": str(tmp_path / "h2.txt")}})
+    atoms.calc, _ = make_calculator(preset, atoms)
+    atoms.get_potential_energy()
+    assert "Spin-components: 1" in (tmp_path / "h2.txt").read_text()
+    assert atoms.get_initial_magnetic_moments().tolist() == [1.0, 0.0]  # the structure keeps them
+
+
 def test_overrides_deep_merge_and_keep_siblings():
     preset = load_preset("gpaw-test", {"gpaw": {"mode": {"ecut": 400}}, "relax": {"fmax": 0.03}})
     assert preset.gpaw["mode"] == {"name": "pw", "ecut": 400}

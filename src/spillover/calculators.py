@@ -346,7 +346,8 @@ def calculator_parameters(preset: Preset, atoms: Atoms | None = None) -> dict[st
     preset
         Resolved preset.
     atoms
-        The structure to compute; decides the dipole correction of asymmetric slabs.
+        The structure to compute; decides the dipole correction of asymmetric slabs, and a GPAW
+        preset without ``spinpol`` gets ``magmoms`` of zeros where the atoms carry initial moments.
 
     Returns
     -------
@@ -363,6 +364,10 @@ def calculator_parameters(preset: Preset, atoms: Atoms | None = None) -> dict[st
         params["setups"] = {**setups, **{el: f":d,{u}" for el, u in preset.hubbard_u.items()}}
     if preset.dispersion == "d3":
         params["extensions"] = [*params.get("extensions", []), {"name": "d3", "xc": params.get("xc", "PBE")}]
+    if atoms is not None and not params.get("spinpol") and atoms.get_initial_magnetic_moments().any():
+        # GPAW turns spin polarisation on whenever the atoms carry initial moments, spinpol=False or
+        # not; zero moments keep a spin-paired preset spin-paired (vacancy cells carry moments).
+        params["magmoms"] = [0.0] * len(atoms)
     if atoms is not None and preset.slab.dipole_correction and is_asymmetric_slab(atoms):
         params["poissonsolver"] = {**params.get("poissonsolver", {}), "dipolelayer": "xy"}
     return params
