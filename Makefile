@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # One pytest worker per core; whole files go to one worker (their module fixtures, e.g. the SLURM cluster, stay single).
 TEST_WORKERS ?= 2
 
-.PHONY: install demo test bench bench-neb bench-engine clean-db slurm-up slurm-down
+.PHONY: install demo test bench bench-neb bench-gpaw-modes bench-engine clean-db slurm-up slurm-down
 
 install:
 	@bash scripts/bootstrap.sh
@@ -25,10 +25,15 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/run.py
 
-# The NEB fidelity ladder (GPAW bands from IDPP vs from the screen band): tens of GPAW calls,
+# The NEB economy (benchmarks/neb_ladder.py): one vacancy hop of a 2x2x2 rutile cell at gpaw-test-lcao,
+# (a) plain IDPP CI-NEB, (b) the screen-band ladder, (c) ase-gpatom's AIDNEB where installed; hundreds of GPAW calls,
 # so not part of `make bench`; run on an idle machine.
 bench-neb: install
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/neb_ladder.py
+
+# gpaw-test (plane waves) against gpaw-test-lcao (dzp, szp) on a 102-atom system cell (benchmarks/gpaw_modes.py).
+bench-gpaw-modes: install
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/gpaw_modes.py
 
 # The screening engine against the one-by-one way (benchmarks/engine.py): the oxidation analysis of
 # Ru/r-TiO2(110) at screen, its rerun, and plain ASE FIRE on a sample of the same candidates; tens of minutes.

@@ -1,0 +1,116 @@
+"""GPAW modes for a system cell: plane waves versus LCAO (dzp, szp) on a ~100-atom interface cell.
+
+Decides the mode of the ``gpaw-test`` preset for system cells by measurement. One O-binding
+difference is computed in each mode: the lattice O of support layer 1 against that of layer 2 of the
+Ru/r-TiO2(110) cell (``benchmarks/data/ru-rtio2-110-cell.extxyz``, 102 atoms, relaxed at ``screen``
+by the hop-network study, job 09edc8aa), so with E_b = E(cell) - E(cell - O) - 1/2 E(O2),
+
+    dE_b = E_b(L1) - E_b(L2) = E(cell - O_L2) - E(cell - O_L1)
+
+needs two single points per mode and no O2 or clean-cell energy. Both vacancy cells keep the
+screen geometry of the clean cell (no relaxation: the modes see the same atoms). Each mode is
+``gpaw-test`` (plane waves) or ``gpaw-test-lcao`` (the same settings in LCAO, dzp or szp); GPAW
+runs in ``--ranks`` MPI ranks through
+the project's own MPI path (``SPILLOVER_MPI_COMMAND``). Prints, per mode: SCF steps, seconds per SCF
+step (from the time stamps of GPAW's iteration lines, so the set-up is not counted), wall time of
+each single point and dE_b with its difference from plane waves::
+
+    python benchmarks/gpaw_modes.py                      # vacuum 7.5 Å per side (15 Å between images)
+    python benchmarks/gpaw_modes.py --modes lcao-szp --ranks 1
+
+Status (2026-12-03): not yet measured. The first try (2 ranks, 2026-12-02) stopped in the
+plane-wave single point before its first SCF iteration: an AssertionError in GPAW 26.7's PPCG
+eigensolver (gpaw/new/pwfd/wave_functions.py, subspace_eigenvalues) under 2 MPI ranks; the LCAO
+modes were not reached. Next: ``--ranks 1``, or the plane-wave eigensolver set explicitly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+from ase.io import read
+
+from spillover.build.mu_profile import cell_vacancy_sites, without_atom
+from spillover.calculators import close_calculator, load_preset, local_mpi_environment, make_calculator
+
+HERE = Path(__file__).parent
+# mode -> (preset, overrides): the two test presets differ only in mode and basis
+MODES = {
+    "pw": ("gpaw-test", {}),
+    "lcao-dzp": ("gpaw-test-lcao", {}),
+    "lcao-szp": ("gpaw-test-lcao", {"gpaw": {"basis": "szp(dzp)"}}),
+}
+ITER = re.compile(r"^\|?iter:\s*(\d+)\|?\s+(\d\d:\d\d:\d\d)")
+
+
+def scf_steps(txt: Path) -> tuple[int, float | None]:
+    """SCF iterations of a GPAW text output and the seconds per iteration after the first."""
+    stamps = [datetime.strptime(m.group(2), "%H:%M:%S") for line in txt.read_text().splitlines()
+              if (m := ITER.match(line.strip()))]
+    if len(stamps) < 2:
+        return len(stamps), None
+    span = (stamps[-1] - stamps[0]).total_seconds() % 86400
+    return len(stamps), span / (len(stamps) - 1)
+
+
+def single_point(atoms, mode: str, work: Path, tag: str) -> dict:
+    """Energy of ``atoms`` at the preset of ``MODES[mode]``, with its SCF timing."""
+    name, overrides = MODES[mode]
+    txt = work / f"{mode}-{tag}.txt"
+    preset = load_preset(name, {**overrides, "gpaw": {**overrides.get("gpaw", {}), "txt": str(txt)}})
+    atoms = atoms.copy()
+    calc, _ = make_calculator(preset, atoms)
+    atoms.calc = calc
+    start = time.perf_counter()
+    try:
+        energy = float(atoms.get_potential_energy())
+    finally:
+        close_calculator(calc)
+    wall = time.perf_counter() - start
+    steps, per_step = scf_steps(txt)
+    return {"energy": energy, "wall": wall, "steps": steps, "per_step": per_step}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cell", type=Path, default=HERE / "data" / "ru-rtio2-110-cell.extxyz")
+    parser.add_argument("--vacuum", type=float, default=7.5, help="vacuum on each side (Å)")
+    parser.add_argument("--ranks", type=int, default=2, help="MPI ranks of GPAW (1: in this process)")
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
+    args = parser.parse_args()
+
+    cell = read(args.cell)
+    cell.center(vacuum=args.vacuum, axis=2)
+    sites = cell_vacancy_sites(cell, 2)
+    chosen = {layer: next(s for s in sites if s.region == "support" and s.layer == layer) for layer in (1, 2)}
+    if args.ranks > 1:
+        os.environ.update(local_mpi_environment(args.ranks))
+    work = Path(tempfile.mkdtemp(prefix="gpaw-modes-"))
+    print(f"{cell.get_chemical_formula()} ({len(cell)} atoms), cell {cell.cell.lengths().round(2).tolist()} Å, "
+          f"vacancies {chosen[1].site} and {chosen[2].site}, {args.ranks} MPI rank(s); GPAW output in {work}")
+    rows = []
+    for mode in args.modes:
+        result = {layer: single_point(without_atom(cell, s.index), mode, work, f"L{layer}")
+                  for layer, s in chosen.items()}
+        rows.append((mode, result))
+        print(f"  {mode}: done in {sum(r['wall'] for r in result.values()):.0f} s", flush=True)
+    ref = next((r for m, r in rows if m == "pw"), None)
+    print()
+    print("| mode | SCF steps (L1, L2) | s per SCF step | wall per single point (s) | dE_b L1-L2 (eV) | vs pw (eV) |")
+    print("|---|---|---|---|---|---|")
+    for mode, r in rows:
+        d_eb = r[2]["energy"] - r[1]["energy"]
+        vs = f"{d_eb - (ref[2]['energy'] - ref[1]['energy']):+.3f}" if ref is not None else "-"
+        per = [x["per_step"] for x in r.values() if x["per_step"] is not None]
+        print(f"| {mode} | {r[1]['steps']}, {r[2]['steps']} | {sum(per) / len(per):.1f} | "
+              f"{r[1]['wall']:.0f}, {r[2]['wall']:.0f} | {d_eb:+.3f} | {vs} |")
+
+
+if __name__ == "__main__":
+    main()
