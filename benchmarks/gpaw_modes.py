@@ -10,8 +10,7 @@ by the hop-network study, job 09edc8aa), so with E_b = E(cell) - E(cell - O) - 1
 needs two single points per mode and no O2 or clean-cell energy. Both vacancy cells keep the
 screen geometry of the clean cell (no relaxation: the modes see the same atoms). Each mode is
 ``gpaw-test`` (plane waves) or ``gpaw-test-lcao`` (the same settings in LCAO, dzp or szp); GPAW
-runs in ``--ranks`` MPI ranks through
-the project's own MPI path (``SPILLOVER_MPI_COMMAND``). Prints, per mode: SCF steps, seconds per SCF
+runs in ``--ranks`` MPI ranks through the project's own MPI path (``SPILLOVER_MPI_COMMAND``). Prints, per mode: SCF steps, seconds per SCF
 step (from the time stamps of GPAW's iteration lines, so the set-up is not counted), wall time of
 each single point and dE_b with its difference from plane waves::
 
