@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from conftest import spillover
 from spillover.build.barriers import bulk_host, hop_between, hop_endpoints
 from spillover.errors import InputError
-from spillover.jobs.neb import NebMaker, check_endpoints
+from spillover.jobs.neb import NebMaker, check_endpoints, first_blowup
 from spillover.store import connect
 
 # One torch/BLAS thread: on a shared 2-core machine two threads per process oversubscribe the cores and
@@ -29,6 +30,8 @@ KILL_AFTER_STEPS = 3
 # 3 images keep the band cheap (17 atoms, CHGNet); BFGS needs about half the steps of FIRE here.
 BAND = {"n_images": 3, "optimizer": "BFGS"}
 OVERRIDES = {"relax": {"optimizer": "BFGS"}}
+# the step budget of the band that blew up before fallbacks existed (its checkpoint says it used all of it)
+BAND_STEPS_MAX = 200
 
 _RUN_BAND = """
 import json, sys
@@ -119,6 +122,68 @@ def test_001_hop_converges_with_symmetric_barriers(band_001):
     assert len(doc.image_positions_A) == len(doc.energies_eV) == 5 and len(doc.spline_path_A) > 5
     assert doc.force_calls == doc.band_force_calls + doc.endpoint_force_calls
     assert doc.band_force_calls >= 3 * doc.optimizer_steps  # one call per image per step, plus the restart
+    assert doc.fallback is None  # BFGS did not run away on this band
+
+
+def test_first_blowup_finds_the_first_runaway_band():
+    calm = [[0.0, 1.0, 0.0], [0.0, 0.8, 0.0], [0.0, 0.9, 0.0], [0.0, 0.7, 0.0]]
+    assert first_blowup(calm, 3.0) is None
+    # the highest image falls to 0.5 (band 2), then runs away: 3.4 is within 3 eV of it, 3.6 is not
+    runaway = [[0.0, 1.0, 0.2, 0.0], [0.0, 0.6, 0.1, 0.0], [0.0, 0.5, 0.1, 0.0], [0.0, 3.4, 0.1, 0.0],
+               [0.0, 3.6, 9.0, 0.0], [0.0, 50.0, 1.0, 0.0]]
+    assert first_blowup(runaway, 3.0) == (4, 2)
+    assert first_blowup(runaway, 3.0, start=4) == (5, 4)  # from band 4 on, 9.0 is the lowest highest image
+    assert first_blowup(runaway, 100.0) is None
+
+
+def test_band_that_blows_up_goes_on_under_fire_from_its_best_band(band_001, tmp_path):
+    """The converged band with its climbing image pulled 30 % toward its neighbour must climb back; a
+    threshold of 0.01 eV counts that rise as a blow-up, so FIRE takes over from the lowest band so far."""
+    first = band_001["doc"]
+    band = [np.asarray(p) for p in first.image_positions_A]
+    c = first.climbing_image
+    band[c] = 0.7 * band[c] + 0.3 * band[c - 1]
+    steps = 60
+    maker = NebMaker(preset_overrides={**OVERRIDES, "neb": {"blowup_eV": 0.01}},
+                     checkpoint_dir=str(tmp_path / "checkpoints"), **{**BAND, "steps": steps})
+    doc = maker.compute(band_001["initial"], band_001["final"], hop=first.hop,
+                        start_band={"symbols": first.symbols, "image_positions_A": band})
+    fb = doc.fallback
+    assert fb is not None and (fb.from_optimizer, fb.optimizer) == ("BFGS", "FIRE") and doc.optimizer == "BFGS"
+    assert fb.restored_from is not None and fb.restored_from < fb.detected_at < fb.history_start
+    history = doc.band_energy_history_eV
+    highest = [max(e[1:-1]) for e in history]
+    assert highest[fb.detected_at] - min(highest[:fb.detected_at]) > 0.01
+    assert highest[fb.restored_from] == min(highest[:fb.detected_at])
+    assert np.allclose(history[fb.history_start], history[fb.restored_from], atol=1e-6)  # FIRE's first band
+    # FIRE has a step budget of its own (on this band it does not converge in 60 steps: it oscillates
+    # about the saddle, from the restored band and from the perturbed start alike)
+    assert fb.steps_before < doc.optimizer_steps <= fb.steps_before + steps
+    assert doc.converged == (doc.max_force_eV_per_A <= doc.fmax_target_eV_per_A)
+    if not doc.converged:
+        assert doc.optimizer_steps == fb.steps_before + steps
+    assert len(list((tmp_path / "checkpoints").glob("neb-*/band-*/best.traj"))) == 1
+
+
+def test_band_that_blew_up_before_fallbacks_restarts_under_fire(band_001, tmp_path):
+    """An exhausted checkpoint whose history ran away and which saved no best band: FIRE from IDPP."""
+    shutil.copytree(band_001["checkpoints"], tmp_path / "checkpoints")
+    (state_path,) = (tmp_path / "checkpoints").glob("neb-*/band-*/state.json")
+    state = json.loads(state_path.read_text())
+    last = state["energy_history"][-1]
+    runaway = [last[0], *[x + 10.0 for x in last[1:-1]], last[-1]]
+    state.update(energy_history=[*state["energy_history"], runaway], steps=BAND_STEPS_MAX)
+    for key in ("fallback", "best_index"):
+        state.pop(key, None)
+    state_path.write_text(json.dumps(state))
+    maker = NebMaker(preset_overrides=OVERRIDES, checkpoint_dir=str(tmp_path / "checkpoints"),
+                     **{**BAND, "steps": BAND_STEPS_MAX})
+    doc = maker.compute(band_001["initial"], band_001["final"], hop=band_001["doc"].hop)
+    fb = doc.fallback
+    assert fb is not None and fb.restored_from is None and fb.steps_before == BAND_STEPS_MAX
+    assert fb.detected_at == len(state["energy_history"]) - 1 == fb.history_start - 1
+    assert doc.start_band == "idpp" and "first start" in fb.restart
+    assert doc.converged and doc.Ea_forward_eV == pytest.approx(band_001["doc"].Ea_forward_eV, abs=0.02)
 
 
 def test_the_same_band_again_returns_the_stored_one(band_001, monkeypatch):

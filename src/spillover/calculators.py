@@ -71,6 +71,14 @@ class NebSettings(BaseModel):
     fmax: float = Field(0.05, gt=0, le=10, description="Force threshold on every image, climbing image included (eV/Å).")
     steps: int = Field(300, ge=0, le=100_000, description="Maximum optimizer steps of the band.")
     optimizer: Literal[NEB_OPTIMIZERS] = Field("FIRE", description="ASE optimizer of the band.")  # type: ignore[valid-type]
+    fallback_optimizer: Literal[NEB_OPTIMIZERS] | None = Field(  # type: ignore[valid-type]
+        "FIRE", description="Optimizer that takes over a band that blows up under ``optimizer`` (see blowup_eV), "
+        "from the band of lowest highest image so far, with a step budget of its own; None: no fallback.",
+    )
+    blowup_eV: float = Field(
+        3.0, gt=0, le=100, description="A band blows up when its highest image rises more than this above the "
+        "lowest highest image of the band so far (eV). Quasi-Newton steps on a band can run away; FIRE does not.",
+    )
     climb: bool = Field(True, description="Climbing image on the highest image (Henkelman 2000).")
     method: Literal[NEB_METHODS] = Field(  # type: ignore[valid-type]
         "improvedtangent", description="ase.mep.NEB tangent/spring method; improvedtangent is the standard."

@@ -7,6 +7,12 @@ step the whole band (positions, energies, forces) and the job's counters are wri
 to a checkpoint directory named by the content hash of the hop and the band settings, so a job
 that is killed and started again continues from its last band. Calculator calls are counted by
 wrapping each image's calculator (:class:`CountingCalculator`).
+
+A quasi-Newton optimizer (BFGS, LBFGS) can run a band away: images tens of eV above the path, forces
+of tens of eV/Å, and the step budget spent. When the highest image rises more than
+``NebSettings.blowup_eV`` above the lowest highest image of the band so far, the band goes back to
+that best band (saved as ``best.traj``) and ``NebSettings.fallback_optimizer`` (FIRE) takes over
+with a step budget of its own; the document records the switch (``fallback``).
 """
 
 from __future__ import annotations
@@ -145,11 +151,11 @@ class Checkpoint:
         text = json.dumps(jsanitize([d.model_dump() for d in docs], strict=False))
         _atomic_write(self.path / "endpoints.json", lambda p: p.write_text(text))
 
-    def band(self, numbers: np.ndarray, n_total: int) -> list[Atoms] | None:
-        """The last checkpointed band, if it fits (same atoms, same number of images)."""
+    def band(self, numbers: np.ndarray, n_total: int, name: str = "band") -> list[Atoms] | None:
+        """The last checkpointed band (``name`` 'best': the saved best band), if it fits (same atoms and images)."""
         from ase.io import read
 
-        path = self.band_path / "band.traj"
+        path = self.band_path / f"{name}.traj"
         if not path.is_file():
             return None
         try:
@@ -160,11 +166,54 @@ class Checkpoint:
             return None
         return images
 
-    def save_band(self, images: list[Atoms]) -> None:
-        """Write the band (atomically)."""
+    def save_band(self, images: list[Atoms], name: str = "band") -> None:
+        """Write the band (atomically); ``name`` 'best' for the band a fallback optimizer would start from."""
         from ase.io import write
 
-        _atomic_write(self.band_path / "band.traj", lambda p: write(p, images, format="traj"))
+        _atomic_write(self.band_path / f"{name}.traj", lambda p: write(p, images, format="traj"))
+
+
+class BandBlewUp(Exception):
+    """Raised from the optimizer's observer when the band blows up (:func:`first_blowup`)."""
+
+    def __init__(self, detected_at: int, best: int) -> None:
+        super().__init__(f"band blew up at history index {detected_at} (best band: {best})")
+        self.detected_at, self.best = detected_at, best
+
+
+def first_blowup(history: list[list[float]], threshold_eV: float, start: int = 0) -> tuple[int, int] | None:
+    """The first band of a history whose highest image lies more than ``threshold_eV`` above the lowest before it.
+
+    Parameters
+    ----------
+    history
+        Image energies (endpoints included) of every band, in order.
+    threshold_eV
+        Rise that counts as a blow-up (eV).
+    start
+        Index of the first band to look at.
+
+    Returns
+    -------
+    (detected_at, best) or None
+        Index of that band and of the band of lowest highest image before it; None: no blow-up.
+    """
+    best = None
+    for k in range(start, len(history)):
+        highest = max(history[k][1:-1])
+        if best is None or highest < max(history[best][1:-1]):
+            best = k
+        elif highest - max(history[best][1:-1]) > threshold_eV:
+            return k, best
+    return None
+
+
+def _fallback_record(settings: NebSettings, detected_at: int, restored_from: int | None, restart: str,
+                     steps_before: int, history_start: int) -> dict[str, Any]:
+    """The state's (and the document's) record of a switch to the fallback optimizer (OptimizerFallback)."""
+    return {"from_optimizer": settings.optimizer, "optimizer": settings.fallback_optimizer,
+            "blowup_eV": settings.blowup_eV, "detected_at": detected_at, "restored_from": restored_from,
+            "restart": restart, "steps_before": steps_before, "history_start": history_start}
 
 
 def _summary(doc: CalcDoc) -> EndpointSummary:
@@ -360,9 +409,21 @@ class NebMaker(Maker):
             ends.append(end)
         n_total = settings.n_images + 2
 
-        band = ckpt.band(a0.numbers, n_total) if state else None
+        history: list[list[float]] = list(state.get("energy_history", []))
+        fallback = state.get("fallback")
+        watch = settings.fallback_optimizer not in (None, settings.optimizer)
+        # a blow-up that no fallback followed yet: the job was stopped in between, or the band ran before
+        # fallbacks existed; its fallback starts from the saved best band, else from the band's first start
+        pending = first_blowup(history, settings.blowup_eV) if state and fallback is None and watch else None
+        if pending is not None:
+            saved = state.get("best_index") == pending[1]
+            band = ckpt.band(a0.numbers, n_total, "best") if saved else None
+            restored_from = pending[1] if band is not None else None
+        else:
+            band = ckpt.band(a0.numbers, n_total) if state else None
         if band is not None:
-            source, start_positions = "checkpoint", [im.positions for im in band[1:-1]]
+            source = "checkpoint" if pending is None else f"checkpoint (best band, history index {restored_from})"
+            start_positions = [im.positions for im in band[1:-1]]
         elif start_band is not None:
             source = start_band_source or f"band at {start_band.get('preset', '?')}"
             positions = [ends[0].positions, *[np.asarray(p) for p in start_band["image_positions_A"][1:-1]],
@@ -402,19 +463,20 @@ class NebMaker(Maker):
         base_steps = int(state.get("steps", 0))
         base_calls = int(state.get("band_force_calls", 0))
         base_wall = float(state.get("wall_time_s", 0.0))
-        history: list[list[float]] = list(state.get("energy_history", []))
         run_starts = [*state.get("run_start_steps", []), len(history)]
         runs = int(state.get("runs", 0)) + 1
         initial_source = state.get("initial_start_band", source)
+        if pending is not None:
+            restart = (f"the best band before the blow-up (history index {restored_from})" if restored_from is not None
+                       else f"the band's first start ({initial_source}): the best band was not saved")
+            fallback = _fallback_record(settings, pending[0], restored_from, restart, base_steps, len(history))
+        best_index = state.get("best_index")
         optimizers = {"FIRE": FIRE, "BFGS": BFGS, "LBFGS": LBFGS, "MDMin": MDMin}
-        opt = optimizers[settings.optimizer](neb, logfile=str(ckpt.band_path / "neb.log"))
+        run = {"offset": base_steps, "opt": None}
 
-        def checkpoint() -> None:
-            """Called by the optimizer after every force evaluation of the band."""
-            history.append([float(e) for e in neb.energies])
-            ckpt.save_band(list(neb.iterimages()))
+        def save_state() -> None:
             ckpt.save_state({
-                "steps": base_steps + opt.nsteps,
+                "steps": run["offset"] + (run["opt"].nsteps if run["opt"] is not None else 0),
                 "band_force_calls": base_calls + sum(c.calls for c in counters),
                 "wall_time_s": base_wall + time.perf_counter() - started,
                 "energy_history": history,
@@ -422,12 +484,43 @@ class NebMaker(Maker):
                 "runs": runs,
                 "initial_start_band": initial_source,
                 "hop": label,
+                "fallback": fallback,
+                "best_index": best_index,
             })
 
+        def checkpoint() -> None:
+            """Called by the optimizer after every force evaluation of the band."""
+            nonlocal best_index
+            history.append([float(e) for e in neb.energies])
+            ckpt.save_band(list(neb.iterimages()))
+            hit = first_blowup(history, settings.blowup_eV) if fallback is None and watch else None
+            if fallback is None and watch and hit is None and (
+                    best_index is None or max(history[-1][1:-1]) < max(history[best_index][1:-1])):
+                best_index = len(history) - 1
+                ckpt.save_band(list(neb.iterimages()), "best")
+            save_state()
+            if hit is not None:
+                raise BandBlewUp(*hit)
+
         try:
-            with opt:
-                opt.attach(checkpoint, interval=1)
-                converged = bool(opt.run(fmax=settings.fmax, steps=max(settings.steps - base_steps, 0)))
+            while True:
+                name = fallback["optimizer"] if fallback else settings.optimizer
+                done = run["offset"] - (fallback["steps_before"] if fallback else 0)
+                run["opt"] = optimizers[name](neb, logfile=str(ckpt.band_path / "neb.log"))
+                try:
+                    with run["opt"]:
+                        run["opt"].attach(checkpoint, interval=1)
+                        converged = bool(run["opt"].run(fmax=settings.fmax, steps=max(settings.steps - done, 0)))
+                    break
+                except BandBlewUp as hit:
+                    run["offset"] += run["opt"].nsteps
+                    run["opt"] = None
+                    for image, atoms in zip(images[1:-1], ckpt.band(a0.numbers, n_total, "best")[1:-1]):
+                        image.set_positions(atoms.positions, apply_constraint=False)
+                    fallback = _fallback_record(settings, hit.detected_at, hit.best,
+                                                f"the best band before the blow-up (history index {hit.best})",
+                                                run["offset"], len(history))
+                    save_state()
             forces = neb.get_forces().reshape(settings.n_images, len(a0), 3)  # cached: no new calculations
         finally:
             for counter in counters:  # GPAW in MPI ranks: end them with the band
@@ -473,9 +566,10 @@ class NebMaker(Maker):
             climb=settings.climb,
             method=settings.method,
             optimizer=settings.optimizer,
+            fallback=fallback,
             fmax_target_eV_per_A=settings.fmax,
             steps_max=settings.steps,
-            optimizer_steps=base_steps + opt.nsteps,
+            optimizer_steps=run["offset"] + run["opt"].nsteps,
             band_force_calls=band_calls,
             endpoint_force_calls=endpoint_calls,
             force_calls=band_calls + endpoint_calls,

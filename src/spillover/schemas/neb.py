@@ -20,6 +20,23 @@ class EndpointSummary(BaseModel):
     content_hash: str = Field(description="Content hash of the endpoint relaxation (spillover.schemas.CalcDoc).")
 
 
+class OptimizerFallback(BaseModel):
+    """The switch of a band that blew up to its fallback optimizer (NebSettings.fallback_optimizer)."""
+
+    from_optimizer: str = Field(description="Optimizer under which the band blew up.")
+    optimizer: str = Field(description="Optimizer that took over.")
+    blowup_eV: float = Field(description="Rise of the highest image above its lowest that counted as a blow-up (eV).")
+    detected_at: int = Field(description="Index into band_energy_history_eV of the band that blew up.")
+    restored_from: int | None = Field(
+        description="Index into band_energy_history_eV of the band the fallback started from (the lowest highest "
+        "image before the blow-up); None: that band was not saved (a checkpoint from before fallbacks existed), so "
+        "the fallback started from the band's first start (restart)."
+    )
+    restart: str = Field(description="Where the fallback's band came from, in words.")
+    steps_before: int = Field(description="Optimizer steps of the band before the fallback took over.")
+    history_start: int = Field(description="Index into band_energy_history_eV where the fallback's run starts.")
+
+
 class NebDoc(Document):
     """A climbing-image NEB of one vacancy hop, with its barriers and its cost."""
 
@@ -62,8 +79,11 @@ class NebDoc(Document):
     climb: bool = Field(description="Climbing image on.")
     method: str = Field(description="ase.mep.NEB method.")
     optimizer: str = Field(description="ASE optimizer of the band.")
+    fallback: OptimizerFallback | None = Field(
+        None, description="The switch to the fallback optimizer if the band blew up under ``optimizer``; None: it did not."
+    )
     fmax_target_eV_per_A: float = Field(description="Force threshold (eV/Å).")
-    steps_max: int = Field(description="Most optimizer steps allowed.")
+    steps_max: int = Field(description="Most optimizer steps allowed to one optimizer (a fallback gets as many again).")
     optimizer_steps: int = Field(description="Optimizer steps of the band, over every run of this job.")
     band_force_calls: int = Field(description="Calculator calls on the intermediate images, over every run.")
     endpoint_force_calls: int = Field(description="Calculator calls of the two endpoint relaxations.")
