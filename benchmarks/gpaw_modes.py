@@ -19,7 +19,7 @@ separate invocations (e.g. plane waves at another rank count) and tabulated toge
 
     python benchmarks/gpaw_modes.py                      # vacuum 7.5 Å per side (15 Å between images)
     python benchmarks/gpaw_modes.py --modes lcao-szp --ranks 1
-    python benchmarks/gpaw_modes.py --work /tmp/modes --modes lcao-szp lcao-dzp pw-davidson
+    python benchmarks/gpaw_modes.py --work /tmp/modes --modes lcao-szp lcao-dzp pw
 
 Status (2026-12-03): not yet measured. The first try (2 ranks, 2026-12-02) stopped in the
 plane-wave single point before its first SCF iteration: an AssertionError in GPAW 26.7's PPCG
@@ -44,8 +44,6 @@ HERE = Path(__file__).parent
 # mode -> (preset, overrides): the two test presets differ only in mode and basis
 MODES = {
     "pw": ("gpaw-test", {}),
-    # GPAW 26.7's default plane-wave eigensolver (PPCG) failed an assertion under 2 ranks on this cell
-    "pw-davidson": ("gpaw-test", {"gpaw": {"eigensolver": {"name": "davidson"}}}),
     "lcao-dzp": ("gpaw-test-lcao", {}),
     "lcao-szp": ("gpaw-test-lcao", {"gpaw": {"basis": "szp(dzp)"}}),
 }

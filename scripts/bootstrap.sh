@@ -8,7 +8,8 @@ VENV=.venv
 PYTHON=${PYTHON:-python3}
 # openmpi: GPAW compiles with MPI when mpic++ is on PATH, so queue jobs with several tasks run its ranks.
 # texlive: tests/test_tables.py compiles the LaTeX tables with pdflatex (booktabs.sty is in -recommended).
-DEB_PACKAGES=(libxc-dev libopenblas-dev pkg-config openmpi-bin libopenmpi-dev slurm-wlm munge
+# libscalapack-openmpi-dev: GPAW is built with ScaLAPACK (scripts/gpaw_siteconfig.py says why).
+DEB_PACKAGES=(libxc-dev libopenblas-dev libscalapack-openmpi-dev pkg-config openmpi-bin libopenmpi-dev slurm-wlm munge
               texlive-latex-base texlive-latex-recommended)
 TORCH_VERSION=2.13.0
 EXTRAS=${SPILLOVER_EXTRAS:-all,test}
@@ -34,7 +35,7 @@ fi
 
 # Reinstall only when the package definition or the pinned versions change.
 stamp="$VENV/.spillover-installed"
-want=$(cat pyproject.toml requirements/constraints.txt scripts/bootstrap.sh | sha256sum | cut -c1-16)-$EXTRAS
+want=$(cat pyproject.toml requirements/constraints.txt scripts/bootstrap.sh scripts/gpaw_siteconfig.py | sha256sum | cut -c1-16)-$EXTRAS
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     exit 0
 fi
@@ -45,13 +46,16 @@ if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split(
     "$VENV/bin/pip" install -q "torch==$TORCH_VERSION"
 fi
 
-# GPAW's C sources compile as C++17: CC=g++ is required for the gpaw build.
+# GPAW's C sources compile as C++17: CC=g++ is required for the gpaw build; its build options
+# (ScaLAPACK) are in scripts/gpaw_siteconfig.py.
+export GPAW_CONFIG="$PWD/scripts/gpaw_siteconfig.py"
 say "installing spillover[$EXTRAS] (first time: a few minutes, GPAW compiles)"
 CC=g++ "$VENV/bin/pip" install -q -c requirements/constraints.txt -e ".[$EXTRAS]"
-# pip may reuse a GPAW wheel it built earlier without MPI: rebuild it once if so.
+# pip may reuse a GPAW wheel it built earlier without MPI or ScaLAPACK: rebuild it once if so.
 if command -v mpic++ >/dev/null && "$VENV/bin/python" -c "import gpaw" 2>/dev/null \
-        && ! "$VENV/bin/python" -c "import _gpaw, sys; sys.exit(not hasattr(_gpaw, 'Communicator'))" 2>/dev/null; then
-    say "rebuilding GPAW with MPI"
+        && ! "$VENV/bin/python" -c "import _gpaw, sys
+sys.exit(not (hasattr(_gpaw, 'Communicator') and hasattr(_gpaw, 'new_blacs_context')))" 2>/dev/null; then
+    say "rebuilding GPAW with MPI and ScaLAPACK"
     CC=g++ "$VENV/bin/pip" install -q --no-cache-dir --force-reinstall --no-deps -c requirements/constraints.txt gpaw
 fi
 echo "$want" > "$stamp"

@@ -110,6 +110,28 @@ def test_static_gpaw_matches_the_maker_and_two_ranks_match_serial(tmp_path):
     assert cores == [1, 2]  # GPAW's text output stays in each job folder
 
 
+@pytest.mark.gpaw
+def test_plane_waves_at_the_gamma_point_run_on_two_ranks(tmp_path):
+    """A Gamma-point cell (system cells are) cannot spread k-points over the ranks: GPAW splits the
+    grid instead, and its plane-wave eigensolvers then need ScaLAPACK (scripts/gpaw_siteconfig.py).
+    Without it this run stops in gpaw/core/matrix.py with an AssertionError."""
+    from ase import Atoms
+    from ase.io import write
+
+    h2 = tmp_path / "h2.extxyz"
+    write(h2, Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.74]], cell=[7.0, 7.0, 7.0], pbc=True))
+    common = ("--preset", "gpaw-test", "--scratch", str(tmp_path / "scratch"), "--json")
+    serial = _json(spillover("static", str(h2), "--db", str(tmp_path / "db1"), *common, cwd=tmp_path,
+                             env={"OMP_NUM_THREADS": "1"}))
+    ranks = _json(spillover("static", str(h2), "--mpi", "2", "--db", str(tmp_path / "db2"), *common,
+                            cwd=tmp_path))
+    assert ranks["energy_eV"] == pytest.approx(serial["energy_eV"], abs=1e-5)
+    text = {p.parent.name: p.read_text() for p in (tmp_path / "scratch").glob("job_*/gpaw.txt")}
+    assert len(text) == 2
+    assert all("Number of IBZ points: 1" in t for t in text.values())
+    assert any(re.search(r"^  domain: 2$", t, re.M) for t in text.values())
+
+
 def _slab(tmp_path):
     path = tmp_path / "slab.extxyz"
     assert run_cli("build", "slab", "rutile-110", "-o", str(path))[0] == 0
