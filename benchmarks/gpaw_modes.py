@@ -89,7 +89,7 @@ def single_point(atoms, mode: str, work: Path, tag: str) -> dict:
     name, overrides = MODES[mode]
     txt = work / f"{mode}-{tag}.txt"
     if (done := converged_output(txt)) is not None:
-        return done | {"reused": True}
+        return done
     preset = load_preset(name, {**overrides, "gpaw": {**overrides.get("gpaw", {}), "txt": str(txt)}})
     atoms = atoms.copy()
     calc, _ = make_calculator(preset, atoms)
@@ -101,7 +101,7 @@ def single_point(atoms, mode: str, work: Path, tag: str) -> dict:
     done = converged_output(txt)
     if done is None:
         raise RuntimeError(f"{txt}: GPAW returned an energy but its output has no converged SCF summary")
-    return done | {"reused": False}
+    return done
 
 
 def main() -> None:
@@ -130,7 +130,7 @@ def main() -> None:
                   for layer, s in chosen.items()}
         rows.append((mode, result))
         print(f"  {mode}: done in {sum(r['wall'] for r in result.values()):.0f} s", flush=True)
-    ref = next((r for m, r in rows if m.startswith("pw")), None)
+    ref = next((r for m, r in rows if m == "pw"), None)
     print()
     print("| mode | SCF steps (L1, L2) | s per SCF step | wall per single point (s) | dE_b L1-L2 (eV) | vs pw (eV) |")
     print("|---|---|---|---|---|---|")
