@@ -254,7 +254,8 @@ def plot_profile(rows: list[dict], output: str) -> None:
         ax.set_xticks(list(ticks), list(ticks.values()), rotation=30, ha="right")
         ax.set_title(f"O level along the path, each system in its own cell ({preset_text({r['preset'] for r in rows})})")
         ax.set_ylabel(r"$E_b$ (eV per O, vs $\frac{1}{2}E(\mathrm{O_2})$)")
-        ax.legend(ncol=2)
+        # beside the axes, not on them: a legend inside covers sites wherever E_b happens to fall
+        fig.legend(loc="outside lower center", ncol=2)
         save_figure(fig, output)
 
 
