@@ -25,11 +25,11 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/run.py
 
-# The NEB economy (benchmarks/neb_ladder.py): one vacancy hop of a 2x2x2 rutile cell at gpaw-test-lcao,
-# (a) plain IDPP CI-NEB, (b) the screen-band ladder, (c) ase-gpatom's AIDNEB where installed; hundreds of GPAW calls,
-# so not part of `make bench`; run on an idle machine.
+# The NEB economy (benchmarks/neb_ladder.py): one vacancy hop of a 2x2x2 rutile cell at gpaw-test,
+# (b) the screen-band ladder, (a) plain IDPP CI-NEB, (c) ase-gpatom's AIDNEB where installed; hundreds of GPAW calls,
+# so not part of `make bench`; run on an idle machine. `make bench-neb WORK=DIR` resumes a stopped run from DIR.
 bench-neb: install
-	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/neb_ladder.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/neb_ladder.py $(if $(WORK),--work $(WORK))
 
 # gpaw-test (plane waves) against gpaw-test-lcao (dzp, szp) on a 102-atom system cell (benchmarks/gpaw_modes.py).
 bench-gpaw-modes: install
