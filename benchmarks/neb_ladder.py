@@ -1,8 +1,8 @@
 """The NEB economy: DFT force calls of (a) a plain IDPP CI-NEB, (b) the project's ladder, (c) AIDNEB.
 
 One vacancy hop of a rutile supercell (default 2x2x2, 47 atoms, the 2.53 Å [110] hop) at a DFT preset
-(default ``gpaw-test``), all bands between the same endpoints (the screen band's, DFT single points, or
-relaxed with ``--relax``) and at the same fmax: (a) IDPP start, climbing image, from scratch; (b) the
+(default ``gpaw-test``), all bands between the same endpoints (the screen band's, relaxed at the DFT preset once and shared by
+every DFT band) and at the same fmax: (a) IDPP start, climbing image, from scratch; (b) the
 ladder: a screen (CHGNet) band first, then the DFT climbing-image band started from it; (c) ase-gpatom's
 AIDNEB (Gaussian-process surrogate) where ase-gpatom is installed. The ladder runs first, then the
 plain band. Prints force calls, optimizer steps, barriers and wall times, row by row, and the ratio of
@@ -128,7 +128,9 @@ def main() -> None:
     parser.add_argument("--fmax", type=float, default=0.05)
     parser.add_argument("--steps", type=int, default=300, help="optimizer steps of each band")
     parser.add_argument("--ranks", type=int, default=2, help="MPI ranks of GPAW (1: in this process)")
-    parser.add_argument("--relax", action="store_true", help="relax the DFT endpoints (else single points)")
+    parser.add_argument("--single-point-ends", action="store_true",
+                        help="DFT single points at the screen endpoints instead of relaxing them: the DFT band is then "
+                             "ill-posed (its images can fall below the endpoints); for timing the SCF only")
     parser.add_argument("--no-aidneb", action="store_true", help="skip ase-gpatom's AIDNEB (c)")
     parser.add_argument("--work", type=Path, default=None,
                         help="work and checkpoint directory; a stopped run resumes from it (default: a new temp dir)")
@@ -172,7 +174,7 @@ def main() -> None:
     print("| band | DFT band calls | DFT endpoint calls | steps | E_a fwd (eV) | converged | wall (s) |")
     print("|---|---|---|---|---|---|---|", flush=True)
     dft = NebMaker(preset=args.preset, preset_overrides=overrides, n_images=args.images, fmax=args.fmax,
-                   steps=args.steps, relax_endpoints=args.relax, checkpoint_dir=str(work))
+                   steps=args.steps, relax_endpoints=not args.single_point_ends, checkpoint_dir=str(work))
     warm = dft.compute(*structures, hop=hop.to_dict(), start_band=screen.model_dump(), start_band_source="screen band")
     report("(b) ladder: screen band, CI-NEB", warm.band_force_calls, warm.endpoint_force_calls,
                  warm.optimizer_steps, warm.Ea_forward_eV, warm.converged, warm.wall_time_s + screen_wall)

@@ -123,6 +123,9 @@ def test_001_hop_converges_with_symmetric_barriers(band_001):
     assert doc.force_calls == doc.band_force_calls + doc.endpoint_force_calls
     assert doc.band_force_calls >= 3 * doc.optimizer_steps  # one call per image per step, plus the restart
     assert doc.fallback is None  # BFGS did not run away on this band
+    # relaxed ends, one saddle: every image lies above the lower end
+    ends = min(doc.energies_eV[0], doc.energies_eV[-1])
+    assert doc.lowest_image_rel_eV == pytest.approx(min(doc.energies_eV[1:-1]) - ends) and doc.lowest_image_rel_eV > 0
 
 
 def test_first_blowup_finds_the_first_runaway_band():
@@ -136,20 +139,34 @@ def test_first_blowup_finds_the_first_runaway_band():
     assert first_blowup(runaway, 100.0) is None
 
 
-def test_band_that_blows_up_goes_on_under_fire_from_its_best_band(band_001, tmp_path):
+@pytest.mark.parametrize("optimizer", ["BFGS", "FIRE"])
+def test_band_that_blows_up_goes_on_under_fire_from_its_best_band(band_001, tmp_path, monkeypatch, optimizer):
     """The converged band with its climbing image pulled 30 % toward its neighbour must climb back; a
-    threshold of 0.01 eV counts that rise as a blow-up, so FIRE takes over from the lowest band so far."""
+    threshold of 0.01 eV counts that rise as a blow-up, so FIRE takes over from the lowest band so far,
+    in steps of at most fallback_maxstep. A FIRE band is watched too (FIRE to FIRE: only the step changes)."""
+    import ase.optimize
+
+    made: list[tuple[str, float | None]] = []
+
+    class SpyFIRE(ase.optimize.FIRE):
+        def __init__(self, *args, **kwargs):
+            made.append(("FIRE", kwargs.get("maxstep")))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(ase.optimize, "FIRE", SpyFIRE)
     first = band_001["doc"]
     band = [np.asarray(p) for p in first.image_positions_A]
     c = first.climbing_image
     band[c] = 0.7 * band[c] + 0.3 * band[c - 1]
     steps = 60
-    maker = NebMaker(preset_overrides={**OVERRIDES, "neb": {"blowup_eV": 0.01}},
-                     checkpoint_dir=str(tmp_path / "checkpoints"), **{**BAND, "steps": steps})
+    maker = NebMaker(preset_overrides={**OVERRIDES, "neb": {"blowup_eV": 0.01, "fallback_maxstep": 0.04}},
+                     checkpoint_dir=str(tmp_path / "checkpoints"), **{**BAND, "optimizer": optimizer, "steps": steps})
     doc = maker.compute(band_001["initial"], band_001["final"], hop=first.hop,
                         start_band={"symbols": first.symbols, "image_positions_A": band})
     fb = doc.fallback
-    assert fb is not None and (fb.from_optimizer, fb.optimizer) == ("BFGS", "FIRE") and doc.optimizer == "BFGS"
+    assert fb is not None and (fb.from_optimizer, fb.optimizer) == (optimizer, "FIRE") and doc.optimizer == optimizer
+    assert fb.maxstep_A == 0.04 and made[-1] == ("FIRE", 0.04)  # the fallback's optimizer got the short step
+    assert made[:-1] == ([("FIRE", None)] if optimizer == "FIRE" else [])  # the first run: ASE's default step
     assert fb.restored_from is not None and fb.restored_from < fb.detected_at < fb.history_start
     history = doc.band_energy_history_eV
     highest = [max(e[1:-1]) for e in history]

@@ -73,11 +73,17 @@ class NebSettings(BaseModel):
     optimizer: Literal[NEB_OPTIMIZERS] = Field("FIRE", description="ASE optimizer of the band.")  # type: ignore[valid-type]
     fallback_optimizer: Literal[NEB_OPTIMIZERS] | None = Field(  # type: ignore[valid-type]
         "FIRE", description="Optimizer that takes over a band that blows up under ``optimizer`` (see blowup_eV), "
-        "from the band of lowest highest image so far, with a step budget of its own; None: no fallback.",
+        "from the band of lowest highest image so far, with a step budget of its own and steps of at most "
+        "fallback_maxstep; it may be ``optimizer`` itself (then only the step length changes); None: no fallback.",
+    )
+    fallback_maxstep: float = Field(
+        0.05, gt=0, le=1, description="Largest atom move per step of the fallback optimizer (Å); ASE's optimizers "
+        "default to 0.2 Å.",
     )
     blowup_eV: float = Field(
         3.0, gt=0, le=100, description="A band blows up when its highest image rises more than this above the "
-        "lowest highest image of the band so far (eV). Quasi-Newton steps on a band can run away; FIRE does not.",
+        "lowest highest image of the band so far (eV). Quasi-Newton steps on a band can run away; so can FIRE on a "
+        "climbing image whose band has no minimum at its ends (measured: +68 eV on a DFT band from unrelaxed ends).",
     )
     climb: bool = Field(True, description="Climbing image on the highest image (Henkelman 2000).")
     method: Literal[NEB_METHODS] = Field(  # type: ignore[valid-type]

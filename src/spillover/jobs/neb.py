@@ -12,7 +12,9 @@ A quasi-Newton optimizer (BFGS, LBFGS) can run a band away: images tens of eV ab
 of tens of eV/Å, and the step budget spent. When the highest image rises more than
 ``NebSettings.blowup_eV`` above the lowest highest image of the band so far, the band goes back to
 that best band (saved as ``best.traj``) and ``NebSettings.fallback_optimizer`` (FIRE) takes over
-with a step budget of its own; the document records the switch (``fallback``).
+with a step budget of its own and steps of at most ``NebSettings.fallback_maxstep``; the document
+records the switch (``fallback``). FIRE is watched too: its climbing image ran away on a DFT band
+whose ends were single points, not minima (``lowest_image_rel_eV`` tells such a band).
 """
 
 from __future__ import annotations
@@ -212,7 +214,7 @@ def _fallback_record(settings: NebSettings, detected_at: int, restored_from: int
                      steps_before: int, history_start: int) -> dict[str, Any]:
     """The state's (and the document's) record of a switch to the fallback optimizer (OptimizerFallback)."""
     return {"from_optimizer": settings.optimizer, "optimizer": settings.fallback_optimizer,
-            "blowup_eV": settings.blowup_eV, "detected_at": detected_at, "restored_from": restored_from,
+            "maxstep_A": settings.fallback_maxstep, "blowup_eV": settings.blowup_eV, "detected_at": detected_at, "restored_from": restored_from,
             "restart": restart, "steps_before": steps_before, "history_start": history_start}
 
 
@@ -411,7 +413,7 @@ class NebMaker(Maker):
 
         history: list[list[float]] = list(state.get("energy_history", []))
         fallback = state.get("fallback")
-        watch = settings.fallback_optimizer not in (None, settings.optimizer)
+        watch = settings.fallback_optimizer is not None
         # a blow-up that no fallback followed yet: the job was stopped in between, or the band ran before
         # fallbacks existed; its fallback starts from the saved best band, else from the band's first start
         pending = first_blowup(history, settings.blowup_eV) if state and fallback is None and watch else None
@@ -506,7 +508,8 @@ class NebMaker(Maker):
             while True:
                 name = fallback["optimizer"] if fallback else settings.optimizer
                 done = run["offset"] - (fallback["steps_before"] if fallback else 0)
-                run["opt"] = optimizers[name](neb, logfile=str(ckpt.band_path / "neb.log"))
+                maxstep = {"maxstep": fallback["maxstep_A"]} if fallback and fallback.get("maxstep_A") else {}
+                run["opt"] = optimizers[name](neb, logfile=str(ckpt.band_path / "neb.log"), **maxstep)
                 try:
                     with run["opt"]:
                         run["opt"].attach(checkpoint, interval=1)
@@ -567,6 +570,7 @@ class NebMaker(Maker):
             method=settings.method,
             optimizer=settings.optimizer,
             fallback=fallback,
+            lowest_image_rel_eV=float(min(energies[1:-1]) - min(energies[0], energies[-1])),
             fmax_target_eV_per_A=settings.fmax,
             steps_max=settings.steps,
             optimizer_steps=run["offset"] + run["opt"].nsteps,

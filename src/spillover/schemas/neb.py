@@ -25,6 +25,10 @@ class OptimizerFallback(BaseModel):
 
     from_optimizer: str = Field(description="Optimizer under which the band blew up.")
     optimizer: str = Field(description="Optimizer that took over.")
+    maxstep_A: float | None = Field(
+        None, description="Largest atom move per step of the optimizer that took over (Å); None: its default "
+        "(a record from before the fallback step length existed)."
+    )
     blowup_eV: float = Field(description="Rise of the highest image above its lowest that counted as a blow-up (eV).")
     detected_at: int = Field(description="Index into band_energy_history_eV of the band that blew up.")
     restored_from: int | None = Field(
@@ -81,6 +85,11 @@ class NebDoc(Document):
     optimizer: str = Field(description="ASE optimizer of the band.")
     fallback: OptimizerFallback | None = Field(
         None, description="The switch to the fallback optimizer if the band blew up under ``optimizer``; None: it did not."
+    )
+    lowest_image_rel_eV: float | None = Field(
+        None, description="Lowest intermediate image minus the lower endpoint (eV) at the end. Below about -0.05 eV "
+        "the band holds a state lower than both ends: an intermediate minimum, or endpoints that are not minima at "
+        "this preset (e.g. single points at another level's geometry); the barrier then is not the hop's."
     )
     fmax_target_eV_per_A: float = Field(description="Force threshold (eV/Å).")
     steps_max: int = Field(description="Most optimizer steps allowed to one optimizer (a fallback gets as many again).")
