@@ -332,6 +332,8 @@ CLI_BOUNDS = [
     (["plot", "oxidation", "-o", "gamma.txt"], "--output", ".png"),
     (["plot", "oxidation", "-o", "gamma.png", "--support", "mars"], "--support", "rutile-110"),
     (["run", str(MAIN), "--preset", "../../etc/evil"], "--preset", "not a preset name"),
+    (["run", str(MAIN), "--mpi", "0"], "--mpi", "1..1024"),
+    (["run", str(MAIN), "--mpi", "2"], "--mpi", "1, or a GPAW preset"),
     (["presets", "../../etc/evil"], "NAME", "not a preset name"),
     (["build", "slab", "rutile-110", "--bogus"], "--bogus", "No such option"),
     (["build", "slab", "rutile-110", "--layer", "3"], "--layer", "--layers"),
@@ -351,6 +353,31 @@ def test_cli_option_bound_is_named(tmp_path, monkeypatch, argv, field, fragment)
     assert_one_line_error(*run_cli(*argv, *extra), field, fragment)
     assert time.perf_counter() - started < 10
     assert not db.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_run_mpi_sends_gpaw_to_ranks_and_fits_workers_to_the_cores(tmp_path, monkeypatch):
+    """``run --mpi 2`` at a GPAW preset: the run sees the queue jobs' MPI command and cores // 2 workers;
+    after it the environment is as before."""
+    import spillover.runner
+    from spillover.calculators import MPI_COMMAND_ENV
+    from spillover.workers import WORKERS_ENV
+
+    seen = {}
+
+    def fake_run_study(study, preset, db=None, scratch=None):
+        seen.update(preset=preset, mpi=os.environ.get(MPI_COMMAND_ENV), workers=os.environ.get(WORKERS_ENV))
+        return 0
+
+    monkeypatch.delenv(MPI_COMMAND_ENV, raising=False)
+    monkeypatch.delenv(WORKERS_ENV, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(spillover.runner, "run_study", fake_run_study)
+    code, out, err = run_cli("run", str(MAIN), "--preset", "gpaw-test", "--mpi", "2", "--db", str(tmp_path / "db"))
+    assert code == 0, err
+    assert seen["preset"] == "gpaw-test" and seen["mpi"].startswith("mpiexec -n 2") and seen["workers"] == "4"
+    assert MPI_COMMAND_ENV not in os.environ and WORKERS_ENV not in os.environ
+    run_cli("run", str(MAIN), "--preset", "gpaw-test", "--mpi", "2", "--workers", "3", "--db", str(tmp_path / "db"))
+    assert seen["workers"] == "3"  # an explicit --workers wins
 
 
 def test_run_refuses_a_scratch_that_is_a_file(tmp_path):

@@ -15,6 +15,7 @@ from spillover.commands.options import (
     DbOption,
     FormatOption,
     JsonOption,
+    MpiOption,
     check_choice,
     check_directory,
     check_preset_name,
@@ -221,12 +222,20 @@ def run(
         "[default: $SPILLOVER_WORKERS, else one per core].")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (jobs per analysis and system, what is "
                                           "stored, the last run's cost); compute and write nothing.")] = False,
+    mpi: MpiOption = 1,
 ) -> None:
-    """Run a study locally with jobflow, store every result, print each analysis's tables."""
+    """Run a study locally with jobflow, store every result, print each analysis's tables.
+
+    With ``--mpi N`` every GPAW calculation runs in N local MPI ranks, and the default worker count
+    becomes cores // N, so that workers times ranks fit the cores.
+    """
+    from spillover.sections.base import RANKS
+
     check_preset_name("--preset", preset)
     check_directory("--scratch", scratch)
     if workers is not None and (isinstance(workers, bool) or not 1 <= workers <= MAX_WORKERS):
         raise InputError("--workers", f"{workers} is out of range", f"1..{MAX_WORKERS}")
+    check_range("--mpi", mpi, RANKS)
 
     from spillover.plan import preflight
     from spillover.study import load_study
@@ -241,6 +250,8 @@ def run(
     # relaxation and band checkpoints go below --scratch too, for the jobs made at run time as well
     changes = {"SPILLOVER_SCRATCH": str(scratch.resolve()) if scratch is not None else None,
                WORKERS_ENV: str(workers) if workers is not None else None}
+    if mpi > 1:
+        changes.update(_mpi_changes(study, preset_name, mpi, workers))
     saved = {k: os.environ.get(k) for k in changes}
     os.environ.update({k: v for k, v in changes.items() if v is not None})
     try:
@@ -259,6 +270,28 @@ def run(
             else:
                 os.environ[key] = value
     raise typer.Exit(code)
+
+
+def _mpi_changes(study, preset_name: str, mpi: int, workers: int | None) -> dict[str, str | None]:
+    """The environment of ``spillover run --mpi N``: GPAW's MPI command, and workers that fit the cores.
+
+    Raises
+    ------
+    InputError
+        No calculation of the study runs GPAW (neither its preset nor a funnel's DFT stage).
+    """
+    from spillover.calculators import load_preset, local_mpi_environment
+
+    stages = [getattr(study, section).funnel.dft_preset for section in ("oxidation", "mu_profile")]
+    calculators = {load_preset(preset_name, study.preset_overrides or None).calculator,
+                   *(load_preset(name).calculator for name in stages if name)}
+    if "gpaw" not in calculators:
+        raise InputError("--mpi", f"preset {preset_name} runs {', '.join(sorted(calculators))} and no funnel has a GPAW "
+                         "DFT stage, so nothing uses MPI ranks", "1, or a GPAW preset")
+    changes: dict[str, str | None] = dict(local_mpi_environment(mpi))
+    if workers is None and not os.environ.get(WORKERS_ENV):
+        changes[WORKERS_ENV] = str(max(1, (os.cpu_count() or 1) // mpi))
+    return changes
 
 
 @app.command("presets")

@@ -19,6 +19,7 @@ import typer
 from spillover.commands.options import (
     DbOption,
     JsonOption,
+    MpiOption,
     check_directory,
     check_preset_name,
     check_range,
@@ -40,8 +41,6 @@ SetOption = Annotated[Optional[list[str]], typer.Option(
     "--set", help="Override a preset key, KEY=VALUE (YAML value), e.g. gpaw.mode.ecut=400; repeatable.")]
 FixedLayersOption = Annotated[Optional[int], typer.Option(
     help="Hold the bottom N layers (of the support, in an interface) fixed [default: keep the file's constraints].")]
-MpiOption = Annotated[int, typer.Option(
-    help=f"GPAW in this many local MPI ranks ({RANKS.text}; mpiexec, the queue jobs' path).")]
 ScratchOption = Annotated[Optional[Path], typer.Option(
     help="Job folders and checkpoints [default: $SPILLOVER_SCRATCH].")]
 OutputOption = Annotated[Optional[Path], typer.Option(

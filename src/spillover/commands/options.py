@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from spillover.errors import InputError
-from spillover.sections.base import PRESET_NAME_PATTERN, Bound
+from spillover.sections.base import PRESET_NAME_PATTERN, RANKS, Bound
 
 DbOption = Annotated[
     Optional[str],
@@ -19,6 +19,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print exactly one JSON
 PresetFilter = Annotated[Optional[str], typer.Option("--preset", help="Only results of this preset.")]
 PlotOutput = Annotated[Path, typer.Option("--output", "-o", help="Figure file, .png or .svg.")]
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+MpiOption = Annotated[int, typer.Option(
+    help=f"GPAW in this many local MPI ranks ({RANKS.text}; mpiexec, the queue jobs' path).")]
 
 
 def check_choice(field: str, value: str, allowed: tuple[str, ...]) -> None:
