@@ -14,7 +14,6 @@ import time
 import numpy as np
 import pytest
 from ase.io import write
-from ase.mep import NEB
 from jobflow import run_locally
 from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -388,11 +387,12 @@ def _maybe_hop(host, j: int, i: int, cutoff: float):
 
 
 @pytest.mark.gpaw
-def test_dft_images_run_side_by_side_in_ranks_of_their_own(tmp_path, monkeypatch):
-    """Under ``--mpi 2`` (this machine's ranks) a 2-image gpaw-test band gives each image one rank and a
-    calculator of its own, computed at the same time; the energies are those of the serial band."""
-    from spillover.calculators import MPI_COMMAND_ENV, MPI_LOCAL_RANKS_ENV, load_preset, local_mpi_environment
-    from spillover.jobs.neb import SideBySideNEB, image_mpi_command
+def test_dft_images_keep_calculators_of_their_own_in_local_ranks(tmp_path, monkeypatch):
+    """Under ``--mpi 2`` (this machine's ranks) each image of a 2-image gpaw-test band has ranks and a
+    calculator of its own, and the energies are those of the serial band; under a queue job's command
+    one calculator serves both images."""
+    from spillover.calculators import MPI_LOCAL_RANKS_ENV, load_preset, local_mpi_environment
+    from spillover.jobs.neb import images_share_calculator
 
     host = bulk_host("rutile", supercell=(1, 1, 1), cutoff=2.6)
     oxygen = [k for k in range(len(host)) if host.numbers[k] == 8]
@@ -400,24 +400,17 @@ def test_dft_images_run_side_by_side_in_ranks_of_their_own(tmp_path, monkeypatch
     initial, final = (AseAtomsAdaptor.get_structure(a) for a in hop_endpoints(host, hop))
     common = {"preset": "gpaw-test", "preset_overrides": {"gpaw": {"mode": {"ecut": 250}, "kpts": [1, 1, 2]}},
               "n_images": 2, "steps": 0, "relax_endpoints": False}
+    preset = load_preset("gpaw-test")
     monkeypatch.chdir(tmp_path)
     serial = NebMaker(checkpoint_dir=str(tmp_path / "serial"), **common).compute(initial, final, hop=hop.to_dict())
-
-    made = []
-
-    def counted_init(self, *args, **kwargs):
-        made.append(1)
-        NEB.__init__(self, *args, **kwargs)
-
-    monkeypatch.setattr(SideBySideNEB, "__init__", counted_init)
     for key, value in local_mpi_environment(2).items():
         monkeypatch.setenv(key, value)
-    preset = load_preset("gpaw-test")
-    assert image_mpi_command(preset, 2).startswith("mpiexec -n 1") and image_mpi_command(preset, 1).startswith("mpiexec -n 2")
+    assert not images_share_calculator(preset)
+    for txt in tmp_path.glob("neb-image-*.txt"):
+        txt.unlink()
     ranks = NebMaker(checkpoint_dir=str(tmp_path / "ranks"), **common).compute(initial, final, hop=hop.to_dict())
-    assert made == [1]  # the band was a SideBySideNEB
     assert ranks.band_force_calls == serial.band_force_calls == 2
     assert ranks.energies_eV == pytest.approx(serial.energies_eV, abs=1e-5)
     assert {p.name for p in tmp_path.glob("neb-image-*.txt")} == {"neb-image-01.txt", "neb-image-02.txt"}
     monkeypatch.delenv(MPI_LOCAL_RANKS_ENV)  # a queue job's command: one calculator for all images
-    assert image_mpi_command(preset, 2) is None and os.environ[MPI_COMMAND_ENV]
+    assert images_share_calculator(preset) and not images_share_calculator(load_preset("screen"))

@@ -32,8 +32,8 @@ CHGNET_KEYS = ("model_name", "use_device", "stress_weight")
 GPAW_EXTRA_KEYS = ("txt",)
 # Set by queue jobs with several tasks (spillover.submit.mpi_command): GPAW then runs in MPI ranks.
 MPI_COMMAND_ENV = "SPILLOVER_MPI_COMMAND"
-#: Set with MPI_COMMAND_ENV by :func:`local_mpi_environment`: the ranks are this machine's, so a job
-#: may split them (the images of a band run side by side, each in ranks of its own).
+#: Set with MPI_COMMAND_ENV by :func:`local_mpi_environment`: the ranks are this machine's, so a job may
+#: start several sets of them (one per NEB image) where a queue job's ``srun`` could not.
 MPI_LOCAL_RANKS_ENV = "SPILLOVER_MPI_LOCAL_RANKS"
 
 
@@ -424,8 +424,7 @@ def _chgnet_energy_forces_class() -> type:
     return ChgnetEnergyForces
 
 
-def make_calculator(preset: Preset, atoms: Atoms | None = None, stress: bool = True,
-                    mpi_command: str | None = None) -> tuple[Calculator, dict[str, Any]]:
+def make_calculator(preset: Preset, atoms: Atoms | None = None, stress: bool = True) -> tuple[Calculator, dict[str, Any]]:
     """Build the ASE calculator of a preset for a structure.
 
     For GPAW with a dipole correction the slab must be non-periodic along z, so this sets
@@ -440,8 +439,6 @@ def make_calculator(preset: Preset, atoms: Atoms | None = None, stress: bool = T
     stress
         Whether the stress is needed (cell relaxations); CHGNet without it computes energy and forces
         only, the same numbers at a fraction of the cost.
-    mpi_command
-        GPAW's MPI command instead of ``SPILLOVER_MPI_COMMAND`` (:func:`gpaw_calculator`).
 
     Returns
     -------
@@ -462,17 +459,16 @@ def make_calculator(preset: Preset, atoms: Atoms | None = None, stress: bool = T
         return cls(model=model, use_device=params["use_device"], **extra), params
     if atoms is not None and "dipolelayer" in params.get("poissonsolver", {}):
         atoms.pbc = [True, True, False]
-    return gpaw_calculator(params, mpi_command), params
+    return gpaw_calculator(params), params
 
 
-def gpaw_calculator(params: dict[str, Any], mpi_command: str | None = None) -> Calculator:
+def gpaw_calculator(params: dict[str, Any]) -> Calculator:
     """GPAW built with exactly these keyword arguments: in MPI ranks when ``SPILLOVER_MPI_COMMAND`` is set.
 
     Used by :func:`make_calculator` and by the SCF retries of :mod:`spillover.jobs.scf`, which
-    rebuild GPAW with changed parameters. ``mpi_command`` replaces the environment's command (the
-    ranks of one NEB image).
+    rebuild GPAW with changed parameters.
     """
-    mpi_command = mpi_command or os.environ.get(MPI_COMMAND_ENV)
+    mpi_command = os.environ.get(MPI_COMMAND_ENV)
     if mpi_command:
         return gpaw_in_mpi_ranks(params, mpi_command)
     from gpaw import GPAW
@@ -506,9 +502,11 @@ def gpaw_in_mpi_ranks(params: dict[str, Any], mpi_command: str) -> Calculator:
 def local_mpi_environment(ranks: int, field: str = "--mpi") -> dict[str, str]:
     """The environment under which GPAW of this process runs in ``ranks`` MPI ranks on this machine.
 
-    The same path as a queue job's (:data:`MPI_COMMAND_ENV`), with :func:`local_mpi_command`, and
-    :data:`MPI_LOCAL_RANKS_ENV`. Run as root (containers), Open MPI gets the two variables it asks
-    for; every rank has one OpenMP thread.
+    The same path as a queue job's (:data:`MPI_COMMAND_ENV`), with ``mpiexec -n N``, and
+    :data:`MPI_LOCAL_RANKS_ENV`. Open MPI also gets ``--oversubscribe`` (it counts physical cores,
+    and a 2-vCPU machine may have one), ranks that yield the core while they wait (the ranks of an
+    idle NEB image must not spin against the busy ones) and, run as root (containers), the two
+    variables it asks for; every rank has one OpenMP thread.
 
     Raises
     ------
@@ -516,27 +514,19 @@ def local_mpi_environment(ranks: int, field: str = "--mpi") -> dict[str, str]:
         No ``mpiexec`` on ``PATH``.
     """
     import shutil
+    import subprocess
 
     if shutil.which("mpiexec") is None:
         raise InputError(field, "no mpiexec on PATH", "install MPI (Debian: openmpi-bin), or 1 rank")
+    command = f"mpiexec -n {ranks}"
     env = {"OMP_NUM_THREADS": "1", MPI_LOCAL_RANKS_ENV: str(ranks)}
-    if _open_mpi() and hasattr(os, "geteuid") and os.geteuid() == 0:
-        env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    return {MPI_COMMAND_ENV: local_mpi_command(ranks), **env}
-
-
-@functools.lru_cache(maxsize=1)
-def _open_mpi() -> bool:
-    import subprocess
-
     version = subprocess.run(["mpiexec", "--version"], capture_output=True, text=True, timeout=60).stdout.lower()
-    return "open mpi" in version or "open-mpi" in version or "openrte" in version
-
-
-def local_mpi_command(ranks: int) -> str:
-    """``mpiexec -n N`` on this machine; Open MPI also gets ``--oversubscribe`` (it counts physical
-    cores, and a 2-vCPU machine may have one)."""
-    return f"mpiexec -n {ranks}" + (" --oversubscribe" if _open_mpi() else "")
+    if "open mpi" in version or "open-mpi" in version or "openrte" in version:
+        command += " --oversubscribe"
+        env["OMPI_MCA_mpi_yield_when_idle"] = "1"
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    return {MPI_COMMAND_ENV: command, **env}
 
 
 def close_calculator(calc: Calculator) -> None:

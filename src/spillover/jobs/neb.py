@@ -24,7 +24,6 @@ import io
 import json
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,6 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.constraints import FixAtoms
 from ase.geometry import find_mic
-from ase.mep import NEB
 from jobflow import Maker, job
 from monty.json import jsanitize
 from pymatgen.core import Structure
@@ -50,7 +48,6 @@ from spillover.calculators import (
     calculator_parameters,
     close_calculator,
     load_preset,
-    local_mpi_command,
     make_calculator,
 )
 from spillover.errors import InputError
@@ -64,22 +61,6 @@ CHECKPOINT_SUBDIR = "neb-checkpoints"
 _NEB_OVERRIDES = ("n_images", "spring_constant", "fmax", "steps", "optimizer")
 #: Ranges of the band settings: images and steps multiply the force calls of a band.
 BAND_RANGES = {"n_images": IMAGES, "steps": BAND_STEPS, "fmax": FMAX, "spring_constant": SPRING}
-
-
-class SideBySideNEB(NEB):
-    """ase's NEB whose images are computed at the same time, one thread each, before it reads them.
-
-    For images whose calculators run in processes of their own (GPAW in MPI ranks): the threads only
-    wait on them. ase's own ``parallel=True`` in a serial process also uses threads, but an error
-    there leaves the image's forces unset; here it is raised.
-    """
-
-    def get_forces(self):  # noqa: D102
-        inner = self.images[1:-1]
-        with ThreadPoolExecutor(max_workers=len(inner)) as pool:
-            for future in [pool.submit(image.get_forces) for image in inner]:
-                future.result()
-        return super().get_forces()
 
 
 class CountingCalculator(Calculator):
@@ -402,7 +383,7 @@ class NebMaker(Maker):
         metadata: dict | None = None,
     ) -> NebDoc:
         """Do the work of :meth:`make` outside jobflow (tests, the ``spillover neb`` command)."""
-        from ase.mep import NEBTools
+        from ase.mep import NEB, NEBTools
         from ase.optimize import BFGS, FIRE, LBFGS, MDMin
         from ase.utils.forcecurve import fit_images
 
@@ -460,9 +441,7 @@ class NebMaker(Maker):
             image.set_constraint(FixAtoms(indices=fixed) if fixed else None)
             images.append(image)
         images.append(ends[1])
-        image_mpi = image_mpi_command(preset, settings.n_images)
-        band_class = SideBySideNEB if image_mpi is not None else NEB
-        neb = band_class(images, k=settings.spring_constant, climb=settings.climb, method=settings.method)
+        neb = NEB(images, k=settings.spring_constant, climb=settings.climb, method=settings.method)
         if start_positions is None:
             neb.interpolate("idpp", mic=True, apply_constraint=True)
         else:
@@ -471,13 +450,11 @@ class NebMaker(Maker):
 
         counters, image_params = [], params
         shared = None
-        if preset.calculator == "gpaw" and os.environ.get(MPI_COMMAND_ENV) and image_mpi is None:
-            # a queue job's ranks: ASE evaluates the images one after another, and one set of MPI ranks
-            # serves them all instead of n_images sets waiting on each other
+        if images_share_calculator(preset):
             shared, image_params = self._image_calculator(preset, images[1], 1)
         for k, image in enumerate(images[1:-1], start=1):
             if shared is None:
-                calc, image_params = self._image_calculator(preset, image, k, image_mpi)
+                calc, image_params = self._image_calculator(preset, image, k)
             counters.append(CountingCalculator(shared or calc))
             image.calc = counters[-1]
         for end, doc in zip(ends, docs):  # a dipole-corrected GPAW slab is non-periodic along z: all alike
@@ -617,12 +594,10 @@ class NebMaker(Maker):
         )
 
     @staticmethod
-    def _image_calculator(preset: Preset, atoms: Atoms, k: int, mpi_command: str | None = None
-                          ) -> tuple[Calculator, dict]:
+    def _image_calculator(preset: Preset, atoms: Atoms, k: int) -> tuple[Calculator, dict]:
         """One calculator per image (GPAW keeps each image's wave functions between steps).
 
-        GPAW images run without symmetry (a band breaks it) and write ``neb-image-<k>.txt``;
-        ``mpi_command`` gives an image ranks of its own (:func:`image_mpi_command`).
+        GPAW images run without symmetry (a band breaks it) and write ``neb-image-<k>.txt``.
         """
         if preset.calculator == "gpaw":
             gpaw = {**preset.gpaw, "symmetry": "off"}
@@ -630,19 +605,17 @@ class NebMaker(Maker):
                 gpaw["txt"] = f"neb-image-{k:02d}.txt"
             preset = preset.model_copy(update={"gpaw": gpaw})
         with contextlib.redirect_stdout(io.StringIO()):  # CHGNet prints its device
-            return make_calculator(preset, atoms, stress=False, mpi_command=mpi_command)
+            return make_calculator(preset, atoms, stress=False)
 
 
-def image_mpi_command(preset: Preset, n_images: int) -> str | None:
-    """The MPI command of each image when a GPAW band's images run side by side, else None.
+def images_share_calculator(preset: Preset) -> bool:
+    """Whether one calculator serves every image of a band: GPAW under a queue job's MPI command.
 
-    They do when GPAW runs in this machine's MPI ranks (:data:`MPI_LOCAL_RANKS_ENV`, set by
-    ``--mpi``): each image gets ranks // n_images of them (at least 1) and keeps its own wave
-    functions from step to step. Measured on the 47-atom rutile band (2 images, 2 ranks): one shared
-    calculator needed 17 SCF steps per call, each image restarting from the other's state. A queue
-    job's command (``srun ...``) cannot be split here, so its images share one calculator.
+    ASE computes the images one after another. Under a queue job's command (``srun ...``) a second set
+    of ranks would wait for the first to end, so one set serves them all, each image restarting its SCF
+    from the other's state (17 SCF steps per call on the 47-atom rutile band of ``make bench-neb``).
+    This machine's ranks (:data:`MPI_LOCAL_RANKS_ENV`, ``--mpi``) give each image ranks of its own,
+    which keep its wave functions (11 steps per call there) and yield the cores while they wait.
     """
-    local = os.environ.get(MPI_LOCAL_RANKS_ENV)
-    if preset.calculator != "gpaw" or not os.environ.get(MPI_COMMAND_ENV) or not (local or "").isdigit():
-        return None
-    return local_mpi_command(max(1, int(local) // n_images))
+    return (preset.calculator == "gpaw" and bool(os.environ.get(MPI_COMMAND_ENV))
+            and not os.environ.get(MPI_LOCAL_RANKS_ENV))
