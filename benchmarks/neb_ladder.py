@@ -22,9 +22,10 @@ Preset: ``gpaw-test`` (plane waves, 350 eV), chosen by measurement on this cell'
 25 s in LCAO dzp (``gpaw-test-lcao``), whose density and potential-matrix integrals dominate with
 k-points; the 2x2x2 cell (k 1x1x2, 2 ranks over k-points) runs at about 5 s per SCF step.
 
-Status (2026-12-03): not yet run to completion on the default cell. The one try (``--ecut 300 --kpts 1 1
-1``, 2 ranks): the DFT ladder band ran 82 FIRE steps (168 calls, 84 min) without converging and then blew
-up (energy +68 eV); gpaw-test's NEB block has no fallback optimizer; (a) did not start. (c): ase-gpatom 1.0.0, the only
+Status (2026-12-03): not yet run to completion (the README, "Tests and benchmarks", gives both tries). With single-point
+ends the DFT band's image 1 fell 0.77 eV below them and its climbing image ran away (+68 eV). With
+relaxed ends (84 and 101 BFGS steps), the ladder band had not converged after 57 FIRE steps and 118
+DFT calls, and (a) did not start. (c): ase-gpatom 1.0.0, the only
 release on PyPI, installs, but its AIDNEB stops on its first training step (TypeError: aidmin.py
 calls Database.add with forces, which that release's Database.add does not take); the script reports
 such a failure as a line and goes on. Measured earlier on a 5-atom cell (1 image, fmax 0.1 eV/Å,
