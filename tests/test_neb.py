@@ -182,6 +182,20 @@ def test_band_that_blows_up_goes_on_under_fire_from_its_best_band(band_001, tmp_
     assert len(list((tmp_path / "checkpoints").glob("neb-*/band-*/best.traj"))) == 1
 
 
+def test_fire_band_without_a_fallback_step_is_not_watched(band_001, tmp_path):
+    """FIRE falling back to FIRE changes only the step: with no fallback_maxstep the same rise is left alone."""
+    first = band_001["doc"]
+    band = [np.asarray(p) for p in first.image_positions_A]
+    c = first.climbing_image
+    band[c] = 0.7 * band[c] + 0.3 * band[c - 1]
+    maker = NebMaker(preset_overrides={**OVERRIDES, "neb": {"blowup_eV": 0.01}},
+                     checkpoint_dir=str(tmp_path / "checkpoints"), **{**BAND, "optimizer": "FIRE", "steps": 20})
+    doc = maker.compute(band_001["initial"], band_001["final"], hop=first.hop,
+                        start_band={"symbols": first.symbols, "image_positions_A": band})
+    assert first_blowup(doc.band_energy_history_eV, 0.01) is not None  # a watched band would have fallen back
+    assert doc.fallback is None and not list((tmp_path / "checkpoints").glob("neb-*/band-*/best.traj"))
+
+
 def test_band_that_blew_up_before_fallbacks_restarts_under_fire(band_001, tmp_path):
     """An exhausted checkpoint whose history ran away and which saved no best band: FIRE from IDPP."""
     shutil.copytree(band_001["checkpoints"], tmp_path / "checkpoints")

@@ -12,9 +12,10 @@ A quasi-Newton optimizer (BFGS, LBFGS) can run a band away: images tens of eV ab
 of tens of eV/Å, and the step budget spent. When the highest image rises more than
 ``NebSettings.blowup_eV`` above the lowest highest image of the band so far, the band goes back to
 that best band (saved as ``best.traj``) and ``NebSettings.fallback_optimizer`` (FIRE) takes over
-with a step budget of its own and steps of at most ``NebSettings.fallback_maxstep``; the document
-records the switch (``fallback``). FIRE is watched too: its climbing image ran away on a DFT band
-whose ends were single points, not minima (``lowest_image_rel_eV`` tells such a band).
+with a step budget of its own (and steps of at most ``NebSettings.fallback_maxstep`` where set); the
+document records the switch (``fallback``). With ``fallback_maxstep`` set, a FIRE band is watched too
+(FIRE to FIRE): its climbing image ran away on a DFT band whose ends were single points, not minima
+(``lowest_image_rel_eV`` tells such a band).
 """
 
 from __future__ import annotations
@@ -414,7 +415,8 @@ class NebMaker(Maker):
 
         history: list[list[float]] = list(state.get("energy_history", []))
         fallback = state.get("fallback")
-        watch = settings.fallback_optimizer is not None
+        watch = settings.fallback_optimizer is not None and (
+            settings.fallback_optimizer != settings.optimizer or settings.fallback_maxstep is not None)
         # a blow-up that no fallback followed yet: the job was stopped in between, or the band ran before
         # fallbacks existed; its fallback starts from the saved best band, else from the band's first start
         pending = first_blowup(history, settings.blowup_eV) if state and fallback is None and watch else None
