@@ -7,7 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -24,7 +24,10 @@ from spillover.commands.options import (
 from spillover.analyses import ANALYSES, ANALYSIS_NAMES
 from spillover.errors import InputError, UnsafeDocumentError
 from spillover.workers import MAX_WORKERS, WORKERS_ENV, worker_count
-from spillover.sections.base import AREA, GAP, LAYERS, REPEAT, SEARCH_TEXT, STRAIN, VACUUM, check_search
+from spillover.sections.base import AREA, GAP, LAYERS, RANKS, REPEAT, SEARCH_TEXT, STRAIN, VACUUM, check_search
+
+if TYPE_CHECKING:
+    from spillover.study import Study
 
 # rich_markup_mode=None: help texts are plain text, so "[default: ...]" is printed, not taken for markup
 HELP = {"rich_markup_mode": None, "context_settings": {"help_option_names": ["-h", "--help"]}}
@@ -229,8 +232,6 @@ def run(
     With ``--mpi N`` every GPAW calculation runs in N local MPI ranks, and the default worker count
     becomes cores // N, so that workers times ranks fit the cores.
     """
-    from spillover.sections.base import RANKS
-
     check_preset_name("--preset", preset)
     check_directory("--scratch", scratch)
     if workers is not None and (isinstance(workers, bool) or not 1 <= workers <= MAX_WORKERS):
@@ -272,7 +273,7 @@ def run(
     raise typer.Exit(code)
 
 
-def _mpi_changes(study, preset_name: str, mpi: int, workers: int | None) -> dict[str, str | None]:
+def _mpi_changes(study: Study, preset_name: str, mpi: int, workers: int | None) -> dict[str, str | None]:
     """The environment of ``spillover run --mpi N``: GPAW's MPI command, and workers that fit the cores.
 
     Raises

@@ -216,8 +216,9 @@ def _fallback_record(settings: NebSettings, detected_at: int, restored_from: int
                      steps_before: int, history_start: int) -> dict[str, Any]:
     """The state's (and the document's) record of a switch to the fallback optimizer (OptimizerFallback)."""
     return {"from_optimizer": settings.optimizer, "optimizer": settings.fallback_optimizer,
-            "maxstep_A": settings.fallback_maxstep, "blowup_eV": settings.blowup_eV, "detected_at": detected_at, "restored_from": restored_from,
-            "restart": restart, "steps_before": steps_before, "history_start": history_start}
+            "maxstep_A": settings.fallback_maxstep, "blowup_eV": settings.blowup_eV, "detected_at": detected_at,
+            "restored_from": restored_from, "restart": restart, "steps_before": steps_before,
+            "history_start": history_start}
 
 
 def _summary(doc: CalcDoc) -> EndpointSummary:
