@@ -229,7 +229,7 @@ def run(
 ) -> None:
     """Run a study locally with jobflow, store every result, print each analysis's tables.
 
-    With ``--mpi N`` every GPAW calculation runs in N local MPI ranks, and the default worker count
+    With --mpi N every GPAW calculation runs in N local MPI ranks, and the default worker count
     becomes cores // N, so that workers times ranks fit the cores.
     """
     check_preset_name("--preset", preset)
