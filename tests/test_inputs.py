@@ -359,7 +359,7 @@ def test_run_mpi_sends_gpaw_to_ranks_and_fits_workers_to_the_cores(tmp_path, mon
     """``run --mpi 2`` at a GPAW preset: the run sees the queue jobs' MPI command and cores // 2 workers;
     after it the environment is as before."""
     import spillover.runner
-    from spillover.calculators import MPI_COMMAND_ENV
+    from spillover.calculators import MPI_COMMAND_ENV, MPI_LOCAL_RANKS_ENV
     from spillover.workers import WORKERS_ENV
 
     seen = {}
@@ -369,6 +369,7 @@ def test_run_mpi_sends_gpaw_to_ranks_and_fits_workers_to_the_cores(tmp_path, mon
         return 0
 
     monkeypatch.delenv(MPI_COMMAND_ENV, raising=False)
+    monkeypatch.delenv(MPI_LOCAL_RANKS_ENV, raising=False)
     monkeypatch.delenv(WORKERS_ENV, raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     monkeypatch.setattr(spillover.runner, "run_study", fake_run_study)
@@ -376,8 +377,10 @@ def test_run_mpi_sends_gpaw_to_ranks_and_fits_workers_to_the_cores(tmp_path, mon
     assert code == 0, err
     assert seen["preset"] == "gpaw-test" and seen["mpi"].startswith("mpiexec -n 2") and seen["workers"] == "4"
     assert MPI_COMMAND_ENV not in os.environ and WORKERS_ENV not in os.environ
-    run_cli("run", str(MAIN), "--preset", "gpaw-test", "--mpi", "2", "--workers", "3", "--db", str(tmp_path / "db"))
-    assert seen["workers"] == "3"  # an explicit --workers wins
+    code, out, err = run_cli("run", str(MAIN), "--preset", "gpaw-test", "--mpi", "2", "--workers", "3",
+                             "--db", str(tmp_path / "db"))
+    assert code == 0 and seen["workers"] == "3", err  # an explicit --workers wins
+    assert MPI_LOCAL_RANKS_ENV not in os.environ and not (tmp_path / "db").exists()  # nothing ran, nothing written
 
 
 def test_run_refuses_a_scratch_that_is_a_file(tmp_path):
