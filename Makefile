@@ -26,8 +26,9 @@ bench: install
 	$(BIN)/python benchmarks/run.py
 
 # The NEB economy (benchmarks/neb_ladder.py): one vacancy hop of a 2x2x2 rutile cell at gpaw-test,
-# (b) the screen-band ladder, (a) plain IDPP CI-NEB, (c) ase-gpatom's AIDNEB where installed; hundreds of GPAW calls,
-# so not part of `make bench`; run on an idle machine. `make bench-neb WORK=DIR` resumes a stopped run from DIR.
+# (b) the screen-band ladder restarted, (a) plain IDPP CI-NEB, (c) ase-gpatom's AIDNEB where installed, and with
+# BENCH_NEB_ARGS+=' --ladders restart corrected' (b') the corrected ladder; hundreds of GPAW calls, so not part of
+# `make bench`; run on an idle machine. `make bench-neb WORK=DIR` resumes a stopped run from DIR.
 # 300 eV and the Gamma point (below gpaw-test's 350 eV and k 1x1x2) keep it to a session on 2 cores: the
 # question is the ratio of DFT force calls, not the barrier. BENCH_NEB_ARGS= runs the preset as it is.
 BENCH_NEB_ARGS ?= --ecut 300 --kpts 1 1 1

@@ -91,6 +91,21 @@ class NebSettings(BaseModel):
         "climbing image whose band has no minimum at its ends (measured: +68 eV on a DFT band from unrelaxed ends).",
     )
     climb: bool = Field(True, description="Climbing image on the highest image (Henkelman 2000).")
+    ladder: Literal["restart", "corrected"] = Field(
+        "restart", description="How a band started from another preset's band (the fidelity ladder) proceeds: "
+        "'restart': this preset's optimizer from the start band's images; 'corrected': each step computes this "
+        "preset at every image and relaxes the band on the start band's preset plus the difference measured there "
+        "(spillover.jobs.corrected_band). On the 47-atom rutile hop of make bench-neb (2026-12-07) 'corrected' "
+        "stalled after 9 steps and led the band below its ends, while 'restart' converged (README, the NEB economy).",
+    )
+    corrected_trust_A: float = Field(
+        0.2, gt=0, le=2, description="Largest atom move of one corrected step (Å): the correction holds near the "
+        "geometry it was fitted at.",
+    )
+    corrected_stall_steps: int = Field(
+        4, ge=1, le=100, description="A corrected band whose fmax has not fallen below its best for this many steps "
+        "in a row goes on under ``optimizer`` from where it is.",
+    )
     method: Literal[NEB_METHODS] = Field(  # type: ignore[valid-type]
         "improvedtangent", description="ase.mep.NEB tangent/spring method; improvedtangent is the standard."
     )

@@ -358,6 +358,9 @@ class NebMaker(Maker):
         }
         band_key = {k: getattr(preset.neb, k) for k in ("n_images", "spring_constant", "climb", "method")}
         band_key["start"] = "idpp" if start_band is None else "band"
+        if corrected_ladder(preset, start_band):
+            band_key["ladder"] = {"mode": "corrected", "trust_A": preset.neb.corrected_trust_A,
+                                  "stall_steps": preset.neb.corrected_stall_steps}
         return a0, a1, initial, final, params, task, band_key
 
     def checkpoint_root(self) -> Path:
@@ -477,6 +480,13 @@ class NebMaker(Maker):
         best_index = state.get("best_index")
         optimizers = {"FIRE": FIRE, "BFGS": BFGS, "LBFGS": LBFGS, "MDMin": MDMin}
         run = {"offset": base_steps, "opt": None}
+        corrected = dict(state.get("corrected") or {}) if corrected_ladder(preset, start_band) else None
+        if corrected is not None:
+            corrected.setdefault("surrogate_preset", start_band.get("preset"))
+            corrected.setdefault("steps", 0)
+            corrected.setdefault("surrogate_force_calls", 0)
+            corrected.setdefault("stalled", False)
+            corrected.setdefault("done", False)
 
         def save_state() -> None:
             ckpt.save_state({
@@ -490,6 +500,7 @@ class NebMaker(Maker):
                 "hop": label,
                 "fallback": fallback,
                 "best_index": best_index,
+                "corrected": corrected,
             })
 
         def checkpoint() -> None:
@@ -507,7 +518,15 @@ class NebMaker(Maker):
                 raise BandBlewUp(*hit)
 
         try:
-            while True:
+            converged = False
+            if corrected is not None and not corrected["done"]:
+                def record() -> None:  # no blow-up watch: corrected steps are capped by the trust radius
+                    history.append([float(e) for e in neb.energies])
+                    ckpt.save_band(list(neb.iterimages()))
+                    save_state()
+
+                converged = self._corrected_steps(neb, start_band, settings, corrected, run, record, save_state)
+            while not converged:
                 name = fallback["optimizer"] if fallback else settings.optimizer
                 done = run["offset"] - (fallback["steps_before"] if fallback else 0)
                 maxstep = {"maxstep": fallback["maxstep_A"]} if fallback and fallback.get("maxstep_A") else {}
@@ -571,11 +590,16 @@ class NebMaker(Maker):
             climb=settings.climb,
             method=settings.method,
             optimizer=settings.optimizer,
+            ladder=None if corrected is None else "corrected",
+            corrected_steps=None if corrected is None else corrected["steps"],
+            surrogate_force_calls=None if corrected is None else corrected["surrogate_force_calls"],
+            surrogate_preset=None if corrected is None else corrected["surrogate_preset"],
+            corrected_stalled=None if corrected is None else corrected["stalled"],
             fallback=fallback,
             lowest_image_rel_eV=float(min(energies[1:-1]) - min(energies[0], energies[-1])),
             fmax_target_eV_per_A=settings.fmax,
             steps_max=settings.steps,
-            optimizer_steps=run["offset"] + run["opt"].nsteps,
+            optimizer_steps=run["offset"] + (run["opt"].nsteps if run["opt"] is not None else 0),
             band_force_calls=band_calls,
             endpoint_force_calls=endpoint_calls,
             force_calls=band_calls + endpoint_calls,
@@ -596,6 +620,33 @@ class NebMaker(Maker):
             metadata=metadata or {},
         )
 
+    def _corrected_steps(self, neb, start_band: dict, settings: NebSettings, corrected: dict, run: dict,
+                         checkpoint, save_state) -> bool:
+        """Corrected steps (:mod:`spillover.jobs.corrected_band`) on the start band's preset; True: converged.
+
+        Each DFT evaluation of the band is one optimizer step of the document; a band that stalls goes on
+        under ``settings.optimizer`` with the steps left.
+        """
+        from spillover.jobs.corrected_band import run_corrected_band
+
+        surrogate_preset = Preset.model_validate(start_band["preset_resolved"])
+        with contextlib.redirect_stdout(io.StringIO()):  # CHGNet prints its device
+            surrogate, _ = make_calculator(surrogate_preset, neb.images[1], stress=False)
+        left = max(settings.steps - run["offset"], 0)
+        try:
+            result = run_corrected_band(neb, surrogate, settings.fmax, max(left - 1, 0), settings.corrected_trust_A,
+                                        settings.corrected_stall_steps, checkpoint)
+        finally:
+            close_calculator(surrogate)
+        # the first DFT evaluation is the band's start, like an optimizer's step 0
+        run["offset"] += max(result.steps, 0)
+        corrected["steps"] += result.steps
+        corrected["surrogate_force_calls"] += result.surrogate_force_calls
+        corrected["stalled"] = result.stalled
+        corrected["done"] = True
+        save_state()
+        return result.converged
+
     @staticmethod
     def _image_calculator(preset: Preset, atoms: Atoms, k: int) -> tuple[Calculator, dict]:
         """One calculator per image (GPAW keeps each image's wave functions between steps).
@@ -609,6 +660,12 @@ class NebMaker(Maker):
             preset = preset.model_copy(update={"gpaw": gpaw})
         with contextlib.redirect_stdout(io.StringIO()):  # CHGNet prints its device
             return make_calculator(preset, atoms, stress=False)
+
+
+def corrected_ladder(preset: Preset, start_band: dict | None) -> bool:
+    """Whether a band runs the corrected ladder: started from a band of another preset, ``neb.ladder`` corrected."""
+    return (start_band is not None and preset.neb.ladder == "corrected"
+            and start_band.get("preset_resolved") is not None and start_band.get("preset") != preset.name)
 
 
 def images_share_calculator(preset: Preset) -> bool:

@@ -83,6 +83,21 @@ class NebDoc(Document):
     climb: bool = Field(description="Climbing image on.")
     method: str = Field(description="ase.mep.NEB method.")
     optimizer: str = Field(description="ASE optimizer of the band.")
+    ladder: str | None = Field(
+        None, description="'corrected': the band was relaxed by corrected steps on the start band's preset "
+        "(NebSettings.ladder); None: by ``optimizer`` alone."
+    )
+    corrected_steps: int | None = Field(
+        None, description="Corrected steps (DFT evaluations of the band after its start), counted in optimizer_steps."
+    )
+    surrogate_force_calls: int | None = Field(
+        None, description="Calls of the surrogate (the start band's preset) during the corrected steps; not counted "
+        "in band_force_calls, which counts this preset's calls only."
+    )
+    surrogate_preset: str | None = Field(None, description="Preset of the corrected steps' surrogate.")
+    corrected_stalled: bool | None = Field(
+        None, description="True: the corrected steps stalled and ``optimizer`` went on from their band."
+    )
     fallback: OptimizerFallback | None = Field(
         None, description="The switch to the fallback optimizer if the band blew up under ``optimizer``; None: it did not."
     )
