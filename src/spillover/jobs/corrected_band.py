@@ -19,6 +19,10 @@ relaxed on the analytic pairs, and converged in 45 steps with the update. Atom m
 are capped (``NebSettings.corrected_trust_A``) because the correction holds near x0 only.
 Convergence is decided by DFT alone, with the same criterion as any band (ASE's NEB forces, climbing
 image included, below fmax), so a converged corrected band is a converged DFT band.
+
+Opt-in (``neb.ladder: corrected``): on the DFT hop of ``make bench-neb`` (2026-12-07) the corrected band
+stalled after 9 steps (20 DFT calls, fmax 0.3-0.4 eV/Å) while leaving the symmetric subspace that the
+plain and restarted bands keep, and FIRE after it had not converged in 76 more calls (README).
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ INNER_MAXSTEP_A = 0.05
 
 
 class CorrectedCalculator(Calculator):
-    """A surrogate calculator plus a constant-force correction fitted at one geometry.
+    """A surrogate calculator plus a correction fitted at one geometry: exact energy and forces there,
+    first order in the displacement, plus the learned quadratic term (``secant``).
 
     Parameters
     ----------
