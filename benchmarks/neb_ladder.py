@@ -168,6 +168,8 @@ def main() -> None:
                         help="ladder rows: (b) restart, the DFT optimizer restarted from the screen band (the default "
                              "ladder); (b') corrected, corrected steps on CHGNet (neb.ladder: corrected; on this hop "
                              "it stalled and its FIRE continuation had not converged in 76 calls)")
+    parser.add_argument("--seed-displacement", type=float, default=0.0, metavar="A",
+                        help="random start displacement of every band's free atoms (Å; neb.seed_displacement_A)")
     parser.add_argument("--no-aidneb", action="store_true", help="skip ase-gpatom's AIDNEB (c)")
     parser.add_argument("--work", type=Path, default=None,
                         help="work and checkpoint directory; a stopped run resumes from it (default: a new temp dir)")
@@ -187,7 +189,8 @@ def main() -> None:
         name, calls, ends_calls, steps, ea, conv, wall = row
         print(f"| {name} | {calls} | {ends_calls} | {steps} | {ea:.3f} | {conv} | {wall:.0f} |", flush=True)
 
-    screen = NebMaker(n_images=args.images, fmax=args.fmax, steps=args.steps,
+    seeded = {"neb": {"seed_displacement_A": args.seed_displacement}} if args.seed_displacement else {}
+    screen = NebMaker(preset_overrides=seeded, n_images=args.images, fmax=args.fmax, steps=args.steps,
                       checkpoint_dir=str(work)).compute(initial, final, hop=hop.to_dict())
     screen_wall = screen.wall_time_s  # over every run of the band, like the DFT bands' wall times
     # every DFT band gets the screen band's endpoints, so they differ only in how they start
@@ -203,6 +206,7 @@ def main() -> None:
     if args.kpts is not None:
         gpaw["kpts"] = list(args.kpts)
     overrides = {"gpaw": gpaw} if gpaw else {}
+    overrides.update(seeded)
     if args.ranks > 1:
         os.environ.update(local_mpi_environment(args.ranks))
     print(f"hop {hop.label}, {len(host) - 1} atoms ({held} held beyond {args.free_radius} Å), {args.images} images, "
@@ -214,7 +218,7 @@ def main() -> None:
     dft = NebMaker(preset=args.preset, preset_overrides=overrides, n_images=args.images, fmax=args.fmax,
                    steps=args.steps, relax_endpoints=not args.single_point_ends, checkpoint_dir=str(work))
     for mode in args.ladders:
-        rung = NebMaker(preset=args.preset, preset_overrides={**overrides, "neb": {"ladder": mode}},
+        rung = NebMaker(preset=args.preset, preset_overrides={**overrides, "neb": {**overrides.get("neb", {}), "ladder": mode}},
                         n_images=args.images, fmax=args.fmax, steps=args.steps,
                         relax_endpoints=not args.single_point_ends, checkpoint_dir=str(work))
         warm = rung.compute(*structures, hop=hop.to_dict(), start_band=screen.model_dump(),

@@ -559,3 +559,35 @@ def test_corrected_band_that_stalls_goes_on_under_its_optimizer(tmp_path, monkey
     assert len(doc.band_energy_history_eV) == doc.optimizer_steps + 2
     assert doc.band_energy_history_eV[3] == doc.band_energy_history_eV[2]
     assert doc.max_force_eV_per_A < 0.01
+
+
+def test_seed_displacement_moves_free_atoms_only_by_its_length():
+    """Every free atom of every image moves by exactly the length, the held atoms not at all; same seed, same move."""
+    from spillover.jobs.neb import seed_displacement
+
+    _, initial, _ = _hop_001()
+    atoms = AseAtomsAdaptor.get_atoms(initial)
+    fixed = [0, 1, 2]
+    moved = []
+    for _ in range(2):
+        images = [atoms.copy() for _ in range(3)]
+        seed_displacement(images, fixed, 0.05, seed=7)
+        moved.append(np.array([im.positions - atoms.positions for im in images]))
+    lengths = np.linalg.norm(moved[0], axis=2)
+    assert np.allclose(lengths[:, fixed], 0.0)
+    assert np.allclose(np.delete(lengths, fixed, axis=1), 0.05)
+    assert np.array_equal(moved[0], moved[1])
+    assert not np.allclose(moved[0][0], moved[0][1])  # each image its own draw
+
+
+def test_seeded_band_converges_no_higher_than_the_unseeded_one(band_001):
+    """A seeded start (0.05 Å on every free atom) of the [001] hop converges, under a hash of its own, to a saddle
+    no higher than the unseeded band's (CHGNet, 1x1x3 cell)."""
+    hop, initial, final = band_001["hop"], band_001["initial"], band_001["final"]
+    seeded = NebMaker(preset_overrides={**OVERRIDES, "neb": {**OVERRIDES.get("neb", {}), "seed_displacement_A": 0.05}},
+                      checkpoint_dir=str(band_001["work"] / "seeded"), **BAND).compute(initial, final, hop=hop.to_dict())
+    plain = band_001["doc"]
+    assert seeded.converged and seeded.seed_displacement_A == 0.05 and plain.seed_displacement_A == 0.0
+    assert seeded.content_hash != plain.content_hash
+    assert seeded.Ea_forward_eV <= plain.Ea_forward_eV + 0.01, (seeded.Ea_forward_eV, plain.Ea_forward_eV)
+    assert seeded.lowest_image_rel_eV > 0  # it left the ends' basin for no other

@@ -106,6 +106,13 @@ class NebSettings(BaseModel):
         4, ge=1, le=100, description="A corrected band whose fmax has not fallen below its best for this many steps "
         "in a row goes on under ``optimizer`` from where it is.",
     )
+    seed_displacement_A: float = Field(
+        0.0, ge=0, le=0.5, description="Length of a random displacement (Å) of every free atom of every "
+        "intermediate image at the band's start (IDPP or start band; not on resuming a checkpoint), drawn with "
+        "``seed``: it moves the band off the symmetric subspace of a symmetric hop, which a band started on it "
+        "never leaves (forces keep the symmetry). 0: no displacement.",
+    )
+    seed: int = Field(0, ge=0, description="Random seed of ``seed_displacement_A``.")
     method: Literal[NEB_METHODS] = Field(  # type: ignore[valid-type]
         "improvedtangent", description="ase.mep.NEB tangent/spring method; improvedtangent is the standard."
     )

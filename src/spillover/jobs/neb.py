@@ -358,6 +358,8 @@ class NebMaker(Maker):
         }
         band_key = {k: getattr(preset.neb, k) for k in ("n_images", "spring_constant", "climb", "method")}
         band_key["start"] = "idpp" if start_band is None else "band"
+        if preset.neb.seed_displacement_A > 0:  # only then: unseeded bands keep their stored hashes
+            band_key["seed_displacement"] = {"A": preset.neb.seed_displacement_A, "seed": preset.neb.seed}
         if corrected_ladder(preset, start_band):
             band_key["ladder"] = {"mode": "corrected", "trust_A": preset.neb.corrected_trust_A,
                                   "stall_steps": preset.neb.corrected_stall_steps}
@@ -453,6 +455,8 @@ class NebMaker(Maker):
         else:
             for image, positions in zip(images[1:-1], start_positions):
                 image.set_positions(positions, apply_constraint=False)
+        if band is None and settings.seed_displacement_A > 0:
+            seed_displacement(images[1:-1], fixed, settings.seed_displacement_A, settings.seed)
 
         counters, image_params = [], params
         shared = None
@@ -595,6 +599,7 @@ class NebMaker(Maker):
             surrogate_force_calls=None if corrected is None else corrected["surrogate_force_calls"],
             surrogate_preset=None if corrected is None else corrected["surrogate_preset"],
             corrected_stalled=None if corrected is None else corrected["stalled"],
+            seed_displacement_A=settings.seed_displacement_A,
             fallback=fallback,
             lowest_image_rel_eV=float(min(energies[1:-1]) - min(energies[0], energies[-1])),
             fmax_target_eV_per_A=settings.fmax,
@@ -660,6 +665,22 @@ class NebMaker(Maker):
             preset = preset.model_copy(update={"gpaw": gpaw})
         with contextlib.redirect_stdout(io.StringIO()):  # CHGNet prints its device
             return make_calculator(preset, atoms, stress=False)
+
+
+def seed_displacement(images: list[Atoms], fixed: list[int], length_A: float, seed: int) -> None:
+    """Move every free atom of ``images`` by ``length_A`` (Å) in a random direction, drawn with ``seed``.
+
+    A band started on the symmetric subspace of a symmetric hop stays on it: the forces have the
+    symmetry of the band. A small random move lets the band leave it towards a lower saddle.
+    """
+    rng = np.random.default_rng(seed)
+    free = np.setdiff1d(np.arange(len(images[0])), np.asarray(fixed, dtype=int))
+    for image in images:
+        directions = rng.normal(size=(len(free), 3))
+        directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+        positions = image.get_positions()
+        positions[free] += length_A * directions
+        image.set_positions(positions, apply_constraint=False)
 
 
 def corrected_ladder(preset: Preset, start_band: dict | None) -> bool:

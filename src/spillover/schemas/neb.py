@@ -98,6 +98,9 @@ class NebDoc(Document):
     corrected_stalled: bool | None = Field(
         None, description="True: the corrected steps stalled and ``optimizer`` went on from their band."
     )
+    seed_displacement_A: float = Field(
+        0.0, description="Random displacement of the free atoms at the band's start (Å; NebSettings.seed_displacement_A); 0: none."
+    )
     fallback: OptimizerFallback | None = Field(
         None, description="The switch to the fallback optimizer if the band blew up under ``optimizer``; None: it did not."
     )
