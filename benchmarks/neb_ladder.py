@@ -37,7 +37,7 @@ run gave the same calls): (b) the restart ladder 80 DFT band calls, 39 steps; (a
 calls, 44 steps; E_a 1.196 eV both. So the optimizer cuts the calls 2.8x and the ladder does not: its
 start lies 0.63 eV above the DFT saddle, IDPP's 0.07 eV. Seeded (0.05 Å, the gpaw presets' default
 since), the BFGS ladder band left the symmetric subspace that the unseeded bands keep, and its climbing
-image fell to about 0.73 eV (README, the NEB economy). (b')
+image fell to about 0.72 eV (README, the NEB economy). (b')
 the corrected ladder stalled after 9 corrected steps (20 DFT calls) with fmax 0.3-0.4 eV/Å, the band
 leaving the symmetric subspace that (a) and (b) keep, and FIRE after it had not converged in 76 more
 calls when stopped (README, the NEB economy). (c): ase-gpatom 1.0.0, the only

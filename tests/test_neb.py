@@ -590,4 +590,4 @@ def test_seeded_band_converges_no_higher_than_the_unseeded_one(band_001):
     assert seeded.converged and seeded.seed_displacement_A == 0.05 and plain.seed_displacement_A == 0.0
     assert seeded.content_hash != plain.content_hash
     assert seeded.Ea_forward_eV <= plain.Ea_forward_eV + 0.01, (seeded.Ea_forward_eV, plain.Ea_forward_eV)
-    assert seeded.lowest_image_rel_eV > 0  # it left the ends' basin for no other
+    assert seeded.lowest_image_rel_eV > 0  # no image fell below the ends
