@@ -179,7 +179,7 @@ def main() -> None:
                         help="optimizer of every DFT band (default: the preset's neb.optimizer)")
     parser.add_argument("--seed-displacement", type=float, default=None, metavar="A",
                         help="random start displacement of every band's free atoms (Å; neb.seed_displacement_A; "
-                        "default: each preset's, 0 at screen, 0.05 at gpaw-test)")
+                        "default: each preset's, 0.05 at screen and gpaw-test, 0 at analytic)")
     parser.add_argument("--no-aidneb", action="store_true", help="skip ase-gpatom's AIDNEB (c)")
     parser.add_argument("--work", type=Path, default=None,
                         help="work and checkpoint directory; a stopped run resumes from it (default: a new temp dir)")
