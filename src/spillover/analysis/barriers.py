@@ -96,6 +96,8 @@ def _edge_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
             "distance_A": edge["distance_A"], "multiplicity": edge["multiplicity"],
             "lower_bound_eV": edge.get("lower_bound_eV"),
         })
+        for band in (edge.get("split") or {}).get("bands", []):  # the two bands through an intermediate state
+            rows.append({**rows[-1], "hop": band["label"], **_neb_fields(band), "skipped": None})
     return rows
 
 

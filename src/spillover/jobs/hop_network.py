@@ -28,7 +28,7 @@ from jobflow import Flow, JobConfig, OnMissing, Response, job
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from spillover.schemas import as_structure, calc_atoms, plain
-from spillover.schemas.hop_network import HopEdge, HopNetworkDoc, HopNode, HopPath
+from spillover.schemas.hop_network import BandSplit, HopEdge, HopNetworkDoc, HopNode, HopPath
 
 def _tolerate_missing() -> JobConfig:
     return JobConfig(on_missing_references=OnMissing.NONE)
@@ -133,6 +133,8 @@ def network_hash(clean: dict, preset: str, preset_overrides: dict, profile: dict
     from spillover.sections.funnel import DFT_KEYS
 
     keep = {k: v for k, v in settings.items() if k not in ("systems", "dft_preset", "dft_preset_overrides")}
+    if keep.get("split_below_eV") is None:  # off: networks stored before the setting existed keep their hashes
+        keep.pop("split_below_eV", None)
     # the nodes are the funnels' screen survivors: a DFT stage of those funnels does not change the network
     funnel = {k: v for k, v in profile["funnel"].items() if k not in DFT_KEYS}
     blob = json.dumps({"cell": clean.get("content_hash"), "energy": clean.get("energy_eV"),
@@ -142,13 +144,35 @@ def network_hash(clean: dict, preset: str, preset_overrides: dict, profile: dict
     return hashlib.sha256(blob).hexdigest()
 
 
-def _levels(path, energies: dict[int, float], saddle: dict[int, float]) -> list[float]:
-    """Vacancy, saddle, vacancy, ... energies along a path above its start (eV)."""
+def _levels(path, energies: dict[int, float], saddle: dict[int, float],
+            humps: dict[int, tuple[int, list[float]]] | None = None) -> list[float]:
+    """Vacancy, saddle, vacancy, ... energies along a path above its start (eV).
+
+    ``humps``: hop key -> (the node its bands start from, [saddle, intermediate, saddle] on the nodes'
+    scale) of each split hop; the path gets all three, in its own direction.
+    """
     start = energies[path.start]
     out = [0.0]
-    for key, node in zip(path.hops, path.nodes[1:]):
-        out += [saddle[key] - start, energies[node] - start]
+    for key, node, before in zip(path.hops, path.nodes[1:], path.nodes):
+        if key in (humps or {}):
+            origin, levels = humps[key]
+            out += [level - start for level in (levels if before == origin else levels[::-1])]
+        else:
+            out.append(saddle[key] - start)
+        out.append(energies[node] - start)
     return out
+
+
+def split_humps(split: BandSplit, base_eV: float) -> list[float]:
+    """First saddle, intermediate, second saddle of a converged split on the nodes' scale (eV)."""
+    start = split.bands[0].energies_eV[0]
+    first, second = (max(b.energies_eV) - start for b in split.bands)
+    return [base_eV + first, base_eV + split.intermediate_rel_eV, base_eV + second]
+
+
+def split_calls(split: BandSplit) -> int:
+    """Force calls of a split: the intermediate's relaxation and its bands."""
+    return split.relax_force_calls + sum(b.force_calls for b in split.bands)
 
 
 @job(output_schema=HopNetworkDoc)
@@ -162,6 +186,7 @@ def hop_network(clean: dict, clean_id: str, label: str, support: str, preset: st
     from spillover.build.hop_network import band_endpoints, cell_network
     from spillover.build.symmetry import host_symmetry
     from spillover.calculators import load_preset
+    from spillover.jobs.band_split import split_bands
     from spillover.jobs.barriers import checkpoint_root
     from spillover.jobs.reuse import stored_copy
     from spillover.workers import map_tasks, worker_count
@@ -199,7 +224,9 @@ def hop_network(clean: dict, clean_id: str, label: str, support: str, preset: st
             edges.append(Edge(k, u, v))
         else:
             broken[k] = "an endpoint vacancy did not converge: excluded"
+    edges_by_key = {e.key: e for e in edges}
     docs: dict[int, Any] = {}
+    splits: dict[int, BandSplit] = {}
 
     def compute(batch: list[Edge]) -> dict[int, float | None]:
         tasks = []
@@ -215,10 +242,17 @@ def hop_network(clean: dict, clean_id: str, label: str, support: str, preset: st
                 "metadata": {"hop_network": {"system": label, "hop": hop.label}},
             })
         out = {}
-        for e, doc in zip(batch, map_tasks(run_band, tasks, workers)):
+        results = map_tasks(run_band, tasks, workers)
+        below = settings.get("split_below_eV")
+        parts = split_bands(list(zip(results, tasks)), below, workers) if below is not None else [None] * len(batch)
+        for e, doc, split in zip(batch, results, parts):
             docs[e.key] = doc
             # the saddle on the nodes' scale: initial vacancy (node u, vacancy at to_index) plus the forward barrier
             out[e.key] = energies[e.u] + doc.Ea_forward_eV if doc.converged else None
+            if split is not None:
+                splits[e.key] = split
+                if split.bands:  # the two bands through the state decide, converged or not
+                    out[e.key] = energies[e.u] + split.saddle_rel_eV if split.converged else None
         return out
 
     starts = {}
@@ -241,7 +275,9 @@ def hop_network(clean: dict, clean_id: str, label: str, support: str, preset: st
         hop_edges.append(HopEdge(label=hop.label, kind=hop.region, from_site=site_of[v], to_site=site_of[u],
                                  from_layer=hop.from_layer, to_layer=hop.to_layer, distance_A=hop.distance_A,
                                  multiplicity=hop.multiplicity, hop=hop.to_dict(), lower_bound_eV=bound,
-                                 skipped=reason, neb=docs.get(k)))
+                                 skipped=reason, neb=docs.get(k), split=splits.get(k)))
+    humps = {k: (edges_by_key[k].u, split_humps(sp, energies[edges_by_key[k].u]))
+             for k, sp in splits.items() if sp.converged}
     paths = []
     for layer, start in starts.items():
         p = found.paths[start]
@@ -251,14 +287,15 @@ def hop_network(clean: dict, clean_id: str, label: str, support: str, preset: st
             continue
         paths.append(HopPath(from_layer=layer, start_site=site_of[start], E_eff_eV=p.saddle_eV - energies[start],
                              hops=[net.hops[k].label for k in p.hops], sites=[site_of[n] for n in p.nodes],
-                             levels_eV=_levels(p, energies, found.saddles)))
+                             levels_eV=_levels(p, energies, found.saddles, humps)))
     doc = HopNetworkDoc(
         preset=resolved.name, preset_resolved=resolved.model_dump(), system=label, support=support,
         cell_job_id=clean_id, cutoff_A=settings["cutoff_A"], lazy=settings["lazy"], nodes=nodes, edges=hop_edges,
         paths=paths, temperature_K=profile["verdict"]["temperature_K"],
         prefactor_per_s=profile["verdict"]["prefactor_per_s"], funnel_job_ids=list(funnel_ids),
         rounds=found.rounds, n_bands=len(docs),
-        force_calls=int(sum(d.force_calls for d in docs.values())), workers=workers,
+        force_calls=int(sum(d.force_calls for d in docs.values()) + sum(split_calls(s) for s in splits.values())),
+        workers=workers,
         wall_time_s=time.perf_counter() - started, failed=failed, settings=settings, content_hash=digest,
     )
     return Response(output=doc, addition=_ladder(doc, CURRENT_JOB.job.uuid, settings, checkpoint_dir))
@@ -280,26 +317,21 @@ def _ladder(doc: HopNetworkDoc, network_id: str, settings: dict, checkpoint_dir:
     for edge in doc.edges:
         if edge.label not in on_paths or edge.neb is None:
             continue
-        first = edge.neb
-        maker = NebMaker(name=f"neb {doc.system} {edge.label} ({dft})", preset=dft, checkpoint_dir=checkpoint_dir,
-                         preset_overrides=settings.get("dft_preset_overrides") or {}, **band)
-        initial, final = _band_ends(first)
-        new = maker.make(initial, final, hop=first.hop, start_band=first.model_dump(),
-                         start_band_source=f"band of job {network_id} at {doc.preset}",
-                         metadata={"hop_network": {"system": doc.system, "hop": edge.label}})
-        jobs.append(new)
+        # a split hop: the DFT bands of its two bands through the intermediate
+        firsts = edge.split.bands if edge.split is not None and edge.split.bands else [edge.neb]
+        for first in firsts:
+            maker = NebMaker(name=f"neb {doc.system} {first.label} ({dft})", preset=dft, checkpoint_dir=checkpoint_dir,
+                             preset_overrides=settings.get("dft_preset_overrides") or {}, **band)
+            initial, final = _band_ends(first)
+            new = maker.make(initial, final, hop=first.hop, start_band=first.model_dump(),
+                             start_band_source=f"band of job {network_id} at {doc.preset}",
+                             metadata={"hop_network": {"system": doc.system, "hop": edge.label}})
+            jobs.append(new)
     return Flow(jobs, name=f"hop-network {doc.system} at {dft}") if jobs else None
 
 
 def _band_ends(neb):
     """Initial and final structures of a stored band (its relaxed endpoints, fixed atoms kept)."""
-    import numpy as np
-    from ase import Atoms
-    from ase.constraints import FixAtoms
+    from spillover.jobs.band_split import band_image
 
-    out = []
-    for positions in (neb.image_positions_A[0], neb.image_positions_A[-1]):
-        atoms = Atoms(neb.symbols, positions=np.asarray(positions), cell=neb.cell_A, pbc=neb.pbc)
-        atoms.set_constraint(FixAtoms(indices=neb.fixed_indices) if neb.fixed_indices else None)
-        out.append(AseAtomsAdaptor.get_structure(atoms))
-    return out
+    return [AseAtomsAdaptor.get_structure(band_image(neb, k)) for k in (0, -1)]

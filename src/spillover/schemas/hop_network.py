@@ -25,6 +25,35 @@ class HopNode(BaseModel):
     source: Literal["funnel", "network"] = Field(description="Profile funnel survivor (reused) or relaxed here.")
 
 
+class BandSplit(BaseModel):
+    """A band that held a state below both its ends, that state relaxed, and the two bands through it."""
+
+    image: int = Field(description="Index of the band's lowest intermediate image, the start of the relaxation.")
+    image_rel_eV: float = Field(description="That image's energy above the band's lower end (eV; negative).")
+    intermediate_energy_eV: float = Field(description="Total energy of the relaxed intermediate state (eV).")
+    intermediate_converged: bool = Field(description="Whether its relaxation met the preset's fmax.")
+    relax_force_calls: int = Field(description="Force calls of that relaxation.")
+    bands: list[NebDoc] = Field(
+        default_factory=list, description="The bands initial end -> intermediate and intermediate -> final end; "
+        "empty when the state did not stay below both ends (``reason``).")
+    converged: bool = Field(False, description="Whether both bands converged.")
+    saddle_rel_eV: float | None = Field(
+        None, description="Higher of the two bands' highest images above the hop's initial end (eV): the hop's "
+        "barrier through the intermediate; null unless both converged.")
+    intermediate_rel_eV: float | None = Field(
+        None, description="The relaxed intermediate above the hop's initial end (eV), as the first band has it.")
+    reason: str | None = Field(None, description="Why the split gave no bands, if it did not.")
+
+    def finish(self) -> None:
+        """Set ``converged``, ``saddle_rel_eV`` and ``intermediate_rel_eV`` from the two bands."""
+        first, second = self.bands
+        start = first.energies_eV[0]
+        self.intermediate_rel_eV = first.energies_eV[-1] - start
+        self.converged = first.converged and second.converged
+        if self.converged:
+            self.saddle_rel_eV = max(max(first.energies_eV), max(second.energies_eV)) - start
+
+
 class HopEdge(BaseModel):
     """A symmetry-distinct hop: its sites, its band (or why none was computed)."""
 
@@ -40,6 +69,9 @@ class HopEdge(BaseModel):
     lower_bound_eV: float | None = Field(description="The higher endpoint energy, above the lowest vacancy (eV).")
     skipped: str | None = Field(None, description="Why no band was computed (null: computed).")
     neb: NebDoc | None = Field(None, description="The band, when computed.")
+    split: BandSplit | None = Field(
+        None, description="Set when the band held a state below both ends (barriers.split_below_eV): that state "
+        "relaxed and the two bands through it, which then give the hop's saddle.")
 
 
 class HopPath(BaseModel):
@@ -52,7 +84,8 @@ class HopPath(BaseModel):
     sites: list[str] = Field(default_factory=list, description="Nodes visited, start first.")
     levels_eV: list[float] = Field(
         default_factory=list,
-        description="Energies along the path above the start: vacancy, saddle, vacancy, ... (eV).")
+        description="Energies along the path above the start: vacancy, saddle, vacancy, ... (eV); a split hop "
+        "adds its saddle, intermediate state, saddle.")
     reason: str | None = Field(None, description="Why there is no path, if none.")
 
 
