@@ -59,18 +59,18 @@ def split_bands(items: list[tuple[Any, dict[str, Any]]], below_eV: float, worker
     from spillover.workers import map_tasks
 
     found = []
-    for neb, task in items:
+    for i, (neb, task) in enumerate(items):
         k, rel = lowest_interior(neb)
         if rel < -below_eV:
-            found.append((neb, task, k, rel))
+            found.append((i, neb, task, k, rel))
     relaxations = map_tasks(relax_candidate, [
         {"label": f"{task['label']} intermediate (image {k})", "preset": task["preset"],
          "preset_overrides": task["preset_overrides"], "atoms": band_image(neb, k), "kind": "defect",
          "checkpoint_dir": task["checkpoint_dir"], "metadata": task["metadata"]}
-        for neb, task, k, _ in found], workers)
+        for _, neb, task, k, _ in found], workers)
     splits: dict[int, BandSplit] = {}
     bands = []
-    for (neb, task, k, rel), calc in zip(found, relaxations):
+    for (i, neb, task, k, rel), calc in zip(found, relaxations):
         lower = min(neb.energies_eV[0], neb.energies_eV[-1])
         energy = float(calc.energy_eV)
         split = BandSplit(image=k, image_rel_eV=rel, intermediate_energy_eV=energy,
@@ -85,14 +85,14 @@ def split_bands(items: list[tuple[Any, dict[str, Any]]], below_eV: float, worker
             for part, (a, b) in enumerate(((task["initial"], middle), (middle, task["final"])), start=1):
                 via = f" via intermediate ({part}/2)"
                 hop = {**task["hop"], "label": task["hop"].get("label", "") + via, "split_part": part}
-                bands.append((id(neb), {**task, "initial": a, "final": b, "label": task["label"] + via, "hop": hop}))
-        splits[id(neb)] = split
-    for (key, _), doc in zip(bands, map_tasks(run_band, [t for _, t in bands], workers)):
-        splits[key].bands.append(doc)
+                bands.append((i, {**task, "initial": a, "final": b, "label": task["label"] + via, "hop": hop}))
+        splits[i] = split
+    for (i, _), doc in zip(bands, map_tasks(run_band, [t for _, t in bands], workers)):
+        splits[i].bands.append(doc)
     for split in splits.values():
         if split.bands:
             split.finish()
-    return [splits.get(id(neb)) for neb, _ in items]
+    return [splits.get(i) for i in range(len(items))]
 
 
 __all__ = ["band_image", "lowest_interior", "split_bands"]
