@@ -4,8 +4,10 @@ A hop's endpoints are relaxed vacancies, yet its band can pass a state lower tha
 of the NEB economy an image lay 0.06 eV below the ends; README). Such a band describes two elementary
 hops, and one climbing image cannot converge both humps of it. Here the lowest interior image is relaxed
 at the band's preset; if it stays below both ends it is an intermediate state, and a band is computed
-from each end to it. The hop's saddle is then the higher of the two bands' highest images, which is the
-minimax through the intermediate (docs/science.md, "Vacancy migration").
+from each end to it. The hop's saddle is then the highest point of its route through the intermediate,
+each hump the highest image of a converged band spanning it: the two new bands', or the split band's own
+climbing image for the side it converged on where that route is lower (BandSplit.finish; docs/science.md,
+"Vacancy migration").
 """
 
 from __future__ import annotations
@@ -89,9 +91,9 @@ def split_bands(items: list[tuple[Any, dict[str, Any]]], below_eV: float, worker
         splits[i] = split
     for (i, _), doc in zip(bands, map_tasks(run_band, [t for _, t in bands], workers)):
         splits[i].bands.append(doc)
-    for split in splits.values():
+    for i, split in splits.items():
         if split.bands:
-            split.finish()
+            split.finish(items[i][0])
     return [splits.get(i) for i in range(len(items))]
 
 

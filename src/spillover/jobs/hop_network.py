@@ -135,6 +135,8 @@ def network_hash(clean: dict, preset: str, preset_overrides: dict, profile: dict
     keep = {k: v for k, v in settings.items() if k not in ("systems", "dft_preset", "dft_preset_overrides")}
     if keep.get("split_below_eV") is None:  # off: networks stored before the setting existed keep their hashes
         keep.pop("split_below_eV", None)
+    else:  # a split's route may take the whole band's climbing image (2026-12-07): not the first rule's networks
+        keep["split_route"] = 2
     # the nodes are the funnels' screen survivors: a DFT stage of those funnels does not change the network
     funnel = {k: v for k, v in profile["funnel"].items() if k not in DFT_KEYS}
     blob = json.dumps({"cell": clean.get("content_hash"), "energy": clean.get("energy_eV"),
@@ -164,10 +166,8 @@ def _levels(path, energies: dict[int, float], saddle: dict[int, float],
 
 
 def split_humps(split: BandSplit, base_eV: float) -> list[float]:
-    """First saddle, intermediate, second saddle of a converged split on the nodes' scale (eV)."""
-    start = split.bands[0].energies_eV[0]
-    first, second = (max(b.energies_eV) - start for b in split.bands)
-    return [base_eV + first, base_eV + split.intermediate_rel_eV, base_eV + second]
+    """First saddle, intermediate, second saddle of a converged split's route on the nodes' scale (eV)."""
+    return [base_eV + h for h in split.humps_rel_eV]
 
 
 def split_calls(split: BandSplit) -> int:
@@ -251,8 +251,8 @@ def hop_network(clean: dict, clean_id: str, label: str, support: str, preset: st
             out[e.key] = energies[e.u] + doc.Ea_forward_eV if doc.converged else None
             if split is not None:
                 splits[e.key] = split
-                if split.bands:  # the two bands through the state decide, converged or not
-                    out[e.key] = energies[e.u] + split.saddle_rel_eV if split.converged else None
+                if split.bands:  # the route through the state decides; unconverged split bands exclude the hop
+                    out[e.key] = energies[e.u] + split.hop_saddle_rel_eV if split.converged else None
         return out
 
     starts = {}
@@ -317,8 +317,7 @@ def _ladder(doc: HopNetworkDoc, network_id: str, settings: dict, checkpoint_dir:
     for edge in doc.edges:
         if edge.label not in on_paths or edge.neb is None:
             continue
-        # a split hop: the DFT bands of its two bands through the intermediate
-        firsts = edge.split.bands if edge.split is not None and edge.split.bands else [edge.neb]
+        firsts = _route_bands(edge)
         for first in firsts:
             maker = NebMaker(name=f"neb {doc.system} {first.label} ({dft})", preset=dft, checkpoint_dir=checkpoint_dir,
                              preset_overrides=settings.get("dft_preset_overrides") or {}, **band)
@@ -328,6 +327,17 @@ def _ladder(doc: HopNetworkDoc, network_id: str, settings: dict, checkpoint_dir:
                              metadata={"hop_network": {"system": doc.system, "hop": edge.label}})
             jobs.append(new)
     return Flow(jobs, name=f"hop-network {doc.system} at {dft}") if jobs else None
+
+
+def _route_bands(edge: HopEdge) -> list:
+    """The screen bands a hop's saddle came from: its band, or those of its route through an intermediate."""
+    split = edge.split
+    if split is None or not split.bands:
+        return [edge.neb]
+    if split.whole_band_side is None:
+        return list(split.bands)
+    # the whole band's climbing image gave one hump, the split band of the other side the other
+    return [edge.neb, split.bands[2 - split.whole_band_side]]
 
 
 def _band_ends(neb):

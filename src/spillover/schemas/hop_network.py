@@ -38,20 +38,48 @@ class BandSplit(BaseModel):
         "empty when the state did not stay below both ends (``reason``).")
     converged: bool = Field(False, description="Whether both bands converged.")
     saddle_rel_eV: float | None = Field(
-        None, description="Higher of the two bands' highest images above the hop's initial end (eV): the hop's "
-        "barrier through the intermediate; null unless both converged.")
+        None, description="Higher of the two split bands' highest images above the hop's initial end (eV); null "
+        "unless both converged. The hop's saddle is the highest of ``humps_rel_eV``, which may be lower.")
     intermediate_rel_eV: float | None = Field(
         None, description="The relaxed intermediate above the hop's initial end (eV), as the first band has it.")
+    humps_rel_eV: list[float] | None = Field(
+        None, description="Saddle, intermediate, saddle above the hop's initial end along the hop's route through "
+        "the intermediate (eV), null unless both bands converged; the highest is the hop's saddle. Each hump is "
+        "the highest image of a converged band that spans it: the two split bands, or, where the whole band "
+        "converged and the route is lower so, its highest image for the side it lies on (``whole_band_side``).")
+    whole_band_side: int | None = Field(
+        None, description="1 or 2: the side of the intermediate whose hump the whole band's highest image gives "
+        "(1: between the initial end and the intermediate); null: both humps are the split bands'.")
     reason: str | None = Field(None, description="Why the split gave no bands, if it did not.")
 
-    def finish(self) -> None:
-        """Set ``converged``, ``saddle_rel_eV`` and ``intermediate_rel_eV`` from the two bands."""
+    def finish(self, whole: NebDoc) -> None:
+        """Set ``converged``, ``saddle_rel_eV``, ``intermediate_rel_eV`` and the route from the two bands.
+
+        ``whole`` is the band that was split. Its highest image is a climbing image converged on one side of
+        the intermediate; the hump on the other side may fall between its images, so it stands in for the
+        split band of its own side only, where that makes the route's highest point lower.
+        """
         first, second = self.bands
         start = first.energies_eV[0]
         self.intermediate_rel_eV = first.energies_eV[-1] - start
         self.converged = first.converged and second.converged
-        if self.converged:
-            self.saddle_rel_eV = max(max(first.energies_eV), max(second.energies_eV)) - start
+        if not self.converged:
+            return
+        humps = [max(first.energies_eV) - start, self.intermediate_rel_eV, max(second.energies_eV) - start]
+        self.saddle_rel_eV = max(humps[0], humps[2])
+        if whole.converged:
+            top = max(range(len(whole.energies_eV)), key=whole.energies_eV.__getitem__)
+            side = 2 if top > self.image else 1
+            mixed = list(humps)
+            mixed[2 if side == 2 else 0] = whole.energies_eV[top] - whole.energies_eV[0]
+            if max(mixed) < max(humps):
+                humps, self.whole_band_side = mixed, side
+        self.humps_rel_eV = humps
+
+    @property
+    def hop_saddle_rel_eV(self) -> float | None:
+        """The hop's saddle above its initial end along its route through the intermediate (eV), or None."""
+        return max(self.humps_rel_eV) if self.humps_rel_eV else None
 
 
 class HopEdge(BaseModel):
