@@ -145,6 +145,8 @@ STEPS = Bound(1, 100_000, integer=True)
 FMAX = Bound(0, 10, "eV/Å", lo_open=True)
 #: NEB spring constant (eV/Å²).
 SPRING = Bound(0, 100, "eV/Å²", lo_open=True)
+#: How far below both its ends a band's lowest image must lie to be split there (eV).
+SPLIT = Bound(0, 1, "eV")
 #: Temperature of a thermodynamic grid (K).
 TEMPERATURE = Bound(0, 5000, "K", lo_open=True)
 #: O2 partial pressure (bar).
