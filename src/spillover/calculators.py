@@ -48,6 +48,12 @@ class RelaxSettings(BaseModel):
     bulk_cell: bool = Field(
         True, description="Relax the cell of bulk models (only at a converged cutoff, see docs/science.md, Pitfalls)."
     )
+    cell_seeds: int = Field(
+        0, ge=0, le=20, description="System cells only: once the relaxation converged, relax the cell again from "
+        "this many seeded starts (seeds 1..n) and keep the lowest. A strained film can rest in a shallow "
+        "metastable state that a relaxation from its symmetric start never leaves (docs/science.md).")
+    cell_seed_displacement_A: float = Field(
+        0.1, gt=0, le=1, description="How far every free atom of a seeded start moves, in a random direction (Å).")
 
 
 class SlabSettings(BaseModel):

@@ -183,6 +183,7 @@ def _bulk_jobs(names: list[str], preset: str, overrides: dict) -> dict[str, Job]
 
 def _cell_jobs(study: Study, labels: tuple[str, ...], relaxed: tuple[str, ...], bulks: dict[str, Job], preset: str,
                overrides: dict) -> tuple[dict[str, Job], dict[str, Job]]:
+    from spillover.calculators import load_preset
     from spillover.jobs.cells import build_cell
     from spillover.jobs.relax import RelaxMaker
 
@@ -197,7 +198,9 @@ def _cell_jobs(study: Study, labels: tuple[str, ...], relaxed: tuple[str, ...], 
         job.update_metadata({"system": label})
         built[label] = job
         if label in relaxed:
-            relax = RelaxMaker(name=f"relax cell {label}", preset=preset, preset_overrides=overrides).make(
+            settings = load_preset(preset, overrides or None).relax
+            relax = RelaxMaker(name=f"relax cell {label}", preset=preset, preset_overrides=overrides,
+                               seeds=settings.cell_seeds, seed_displacement_A=settings.cell_seed_displacement_A).make(
                 job.output.structure, label=label, kind="system-cell", metadata={"system": label, "cell_job_id": job.uuid}
             )
             relax.update_metadata({"system": label})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import io
 import time
 from dataclasses import dataclass, field
@@ -32,8 +33,8 @@ from spillover.calculators import (
 from spillover.jobs.reuse import stored_calculation
 from spillover.jobs.checkpoint import CHECKPOINT_SUBDIR, RelaxCheckpoint, RelaxRecorder
 from spillover.jobs.scf import GuardedCalculator, ScfConvergenceFailed
-from spillover.schemas import CalcDoc, IonicStep, as_structure, content_hash, fixed_indices
-from spillover.schemas.calc import RelaxRun, ScfAttempt
+from spillover.schemas import CalcDoc, IonicStep, as_structure, calc_atoms, content_hash, fixed_indices
+from spillover.schemas.calc import RelaxRun, ScfAttempt, SeededStart
 from spillover.settings import get_settings
 
 # Float32 ML potentials are noisy at this level; the failures this guards against are eV-sized.
@@ -83,6 +84,12 @@ class RelaxMaker(AseRelaxMaker):
         run). A relaxation's checkpoint is ``<checkpoint_dir>/relax-<content hash[:16]>/``
         (:mod:`spillover.jobs.checkpoint`); it is deleted when the relaxation has finished and its
         document is built, and kept when the job is killed or fails.
+    seeds
+        After a converged relaxation, relax again from this many seeded starts (every free atom of the
+        relaxed structure moved by ``seed_displacement_A`` in a random direction, seeds 1..n) and return
+        the lowest converged result (``seeded_starts``). The system cells take ``relax.cell_seeds``.
+    seed_displacement_A
+        Length of those moves (Å).
 
     Notes
     -----
@@ -100,6 +107,8 @@ class RelaxMaker(AseRelaxMaker):
     fmax: float | None = None
     checkpoint: bool = True
     checkpoint_dir: str | None = None
+    seeds: int = 0
+    seed_displacement_A: float = 0.1
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -114,7 +123,10 @@ class RelaxMaker(AseRelaxMaker):
         """The settings of this calculation that enter its content hash besides structure and calculator."""
         steps = preset.relax.steps if self.steps is None else self.steps
         fmax = preset.relax.fmax if self.fmax is None else self.fmax
-        return {"steps": steps, "fmax": fmax, "relax_cell": self.relax_cell, "optimizer": preset.relax.optimizer}
+        task = {"steps": steps, "fmax": fmax, "relax_cell": self.relax_cell, "optimizer": preset.relax.optimizer}
+        if self.seeds:  # unseeded relaxations keep the hashes they had before seeds existed
+            task.update(seeds=self.seeds, seed_displacement_A=self.seed_displacement_A)
+        return task
 
     def content_hash(self, structure: Structure | Atoms) -> str:
         """The content hash :meth:`compute` gives ``structure``, without building the calculator."""
@@ -158,6 +170,8 @@ class RelaxMaker(AseRelaxMaker):
         self, structure: Structure, label: str = "", kind: str = "bulk", metadata: dict | None = None
     ) -> CalcDoc:
         """Do the work of :meth:`make` outside jobflow (used by tests and other jobs)."""
+        if self.seeds:
+            return self._seeded(structure, label, kind, metadata)
         preset = self.resolved_preset()
         task = self.task_settings(preset)
         steps, fmax = task["steps"], task["fmax"]
@@ -268,6 +282,35 @@ class RelaxMaker(AseRelaxMaker):
         finally:
             if ckpt is not None:
                 ckpt.release()
+
+    def _seeded(self, structure: Structure, label: str, kind: str, metadata: dict | None) -> CalcDoc:
+        """The relaxation, then again from ``seeds`` seeded starts of its result; the lowest converged wins."""
+        from spillover.jobs.neb import seed_displacement
+
+        single = dataclasses.replace(self, seeds=0)
+        first = best = single.compute(structure, label=label, kind=kind, metadata=metadata)
+        starts, docs = [], [first]
+        if first.converged and first.task == "relax":
+            relaxed = calc_atoms(first)
+            for seed in range(1, self.seeds + 1):
+                atoms = relaxed.copy()
+                seed_displacement([atoms], first.fixed_indices, self.seed_displacement_A, seed)
+                start = Structure(structure.lattice, structure.species, atoms.get_positions(),
+                                  coords_are_cartesian=True, site_properties=structure.site_properties)
+                doc = single.compute(start, label=label, kind=kind, metadata=metadata)
+                docs.append(doc)
+                starts.append(SeededStart(seed=seed, displacement_A=self.seed_displacement_A, energy_eV=doc.energy_eV,
+                                          converged=doc.converged, n_ionic_steps=doc.n_ionic_steps,
+                                          force_calls=doc.force_calls))
+                if doc.converged and doc.energy_eV < best.energy_eV - ENERGY_RISE_TOLERANCE_EV:
+                    best = doc
+        for start, doc in zip(starts, docs[1:]):
+            start.chosen = doc is best
+        return best.model_copy(update={
+            "content_hash": self.content_hash(structure), "input_structure": structure.as_dict(),
+            "seeded_starts": starts, "force_calls": sum(d.force_calls or 0 for d in docs),
+            "wall_time_s": sum(d.wall_time_s for d in docs),
+        })
 
 
 @dataclass

@@ -28,6 +28,18 @@ class RelaxRun(BaseModel):
     wall_time_s: float = Field(0.0, description="Wall time of this run (s).")
 
 
+class SeededStart(BaseModel):
+    """A relaxation of a system cell again from its relaxed structure with every free atom moved at random."""
+
+    seed: int = Field(description="Random seed of the start's displacements.")
+    displacement_A: float = Field(description="How far every free atom was moved (Å).")
+    energy_eV: float = Field(description="Energy the relaxation ended at (eV).")
+    converged: bool = Field(description="Whether it met the preset's fmax.")
+    n_ionic_steps: int = Field(description="Optimizer steps.")
+    force_calls: int | None = Field(None, description="Energy-and-force evaluations.")
+    chosen: bool = Field(False, description="Whether this start's structure is the document's result.")
+
+
 class ScfAttempt(BaseModel):
     """One GPAW SCF attempt of a geometry whose SCF cycle did not converge at first."""
 
@@ -78,6 +90,10 @@ class CalcDoc(Document):
         description="GPAW SCF attempts of the geometries whose SCF did not converge at first, in order; empty: none "
         "needed. 'parameters' of the document are those of the last (successful) attempt.",
     )
+    seeded_starts: list[SeededStart] = Field(
+        default_factory=list, description="System cells (relax.cell_seeds): the relaxations again from seeded "
+        "starts. The document's structure and energy are the lowest converged of them and the first relaxation; "
+        "ionic_steps are that one's, force_calls and wall_time_s count them all.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form provenance (study, sources).")
     reused_from_job_id: str | None = Field(
         None, description="uuid of the stored calculation this one is a copy of (same content hash, converged); "
