@@ -155,3 +155,20 @@ def test_relaxation_keeps_the_parameters_that_converged_through_a_kill(tmp_path,
     assert [(a.change, a.converged) for a in doc.scf_retries] == [(None, False), ("maxiter 7 -> 14", True)]
     assert doc.parameters == ref.parameters and doc.content_hash == ref.content_hash
     assert doc.energy_eV == pytest.approx(ref.energy_eV, abs=1e-9)
+
+
+def test_seeded_relaxation_stores_the_hash_of_the_parameters_that_converged(tmp_path, monkeypatch):
+    atoms = load_bulk("rutile")
+    atoms.rattle(0.05, seed=2)
+    _FakeGpaw.start, _FakeGpaw.calls, _FakeGpaw.die_after = atoms.positions.copy(), 0, None
+    monkeypatch.setattr(relax_module, "make_calculator", lambda preset, a, stress: (
+        _FakeGpaw(p := calculator_parameters(preset, a)), p))
+    monkeypatch.setattr(relax_module, "gpaw_calculator", _FakeGpaw)
+    maker = RelaxMaker(preset="gpaw-test", checkpoint_dir=str(tmp_path), seeds=2,
+                       preset_overrides={"gpaw": {"maxiter": 7}, "scf": {"ladder": ["maxiter"]}})
+    structure = AseAtomsAdaptor.get_structure(atoms)
+    doc = maker.compute(structure)
+    assert len(doc.seeded_starts) == 2 and doc.converged
+    assert [(a.change, a.converged) for a in doc.scf_retries] == [(None, False), ("maxiter 7 -> 14", True)]
+    assert doc.parameters["maxiter"] == 14
+    assert doc.content_hash == maker.content_hash(structure, doc.parameters) != maker.content_hash(structure)

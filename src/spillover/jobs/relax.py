@@ -128,14 +128,17 @@ class RelaxMaker(AseRelaxMaker):
             task.update(seeds=self.seeds, seed_displacement_A=self.seed_displacement_A)
         return task
 
-    def content_hash(self, structure: Structure | Atoms) -> str:
-        """The content hash :meth:`compute` gives ``structure``, without building the calculator."""
+    def content_hash(self, structure: Structure | Atoms, parameters: dict | None = None) -> str:
+        """The content hash :meth:`compute` gives ``structure``, without building the calculator.
+
+        ``parameters`` replaces the preset's calculator parameters: those an SCF retry arrived at.
+        """
         preset = self.resolved_preset()
         atoms = structure.copy() if isinstance(structure, Atoms) else AseAtomsAdaptor.get_atoms(structure)
         params = calculator_parameters(preset, atoms)
         if preset.calculator == "gpaw" and "dipolelayer" in params.get("poissonsolver", {}):
             atoms.pbc = [True, True, False]  # as make_calculator does
-        return content_hash(atoms, params, self.task_settings(preset))
+        return content_hash(atoms, params if parameters is None else parameters, self.task_settings(preset))
 
     @job(output_schema=CalcDoc)
     def make(  # type: ignore[override]
@@ -307,7 +310,8 @@ class RelaxMaker(AseRelaxMaker):
         for start, doc in zip(starts, docs[1:]):
             start.chosen = doc is best
         return best.model_copy(update={
-            "content_hash": self.content_hash(structure), "input_structure": structure.as_dict(),
+            # as unseeded: the hash of the parameters that produced the stored numbers
+            "content_hash": self.content_hash(structure, best.parameters), "input_structure": structure.as_dict(),
             "seeded_starts": starts, "force_calls": sum(d.force_calls or 0 for d in docs),
             "wall_time_s": sum(d.wall_time_s for d in docs),
         })
