@@ -168,7 +168,7 @@ def test_seeded_relaxation_stores_the_hash_of_the_parameters_that_converged(tmp_
                        preset_overrides={"gpaw": {"maxiter": 7}, "scf": {"ladder": ["maxiter"]}})
     structure = AseAtomsAdaptor.get_structure(atoms)
     doc = maker.compute(structure)
-    assert len(doc.seeded_starts) == 2 and doc.converged
+    assert len(doc.seeded_starts) == 3 and doc.converged
     assert [(a.change, a.converged) for a in doc.scf_retries] == [(None, False), ("maxiter 7 -> 14", True)]
     assert doc.parameters["maxiter"] == 14
     assert doc.content_hash == maker.content_hash(structure, doc.parameters) != maker.content_hash(structure)

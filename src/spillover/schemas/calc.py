@@ -29,10 +29,11 @@ class RelaxRun(BaseModel):
 
 
 class SeededStart(BaseModel):
-    """A relaxation of a system cell again from its relaxed structure with every free atom moved at random."""
+    """One relaxation of a seeded system cell: of the input (seed 0), or again from its relaxed structure with every
+    free atom moved at random."""
 
-    seed: int = Field(description="Random seed of the start's displacements.")
-    displacement_A: float = Field(description="How far every free atom was moved (Å).")
+    seed: int = Field(description="Random seed of the start's displacements; 0: the input itself, not moved.")
+    displacement_A: float = Field(description="How far every free atom was moved (Å); 0 for seed 0.")
     energy_eV: float = Field(description="Energy the relaxation ended at (eV).")
     converged: bool = Field(description="Whether it met the preset's fmax.")
     n_ionic_steps: int = Field(description="Optimizer steps.")
@@ -91,9 +92,9 @@ class CalcDoc(Document):
         "needed. 'parameters' of the document are those of the last (successful) attempt.",
     )
     seeded_starts: list[SeededStart] = Field(
-        default_factory=list, description="System cells (relax.cell_seeds): the relaxations again from seeded "
-        "starts. The document's structure and energy are the lowest converged of them and the first relaxation; "
-        "ionic_steps are that one's, force_calls and wall_time_s count them all.")
+        default_factory=list, description="System cells (relax.cell_seeds): every relaxation, seed 0 that of the "
+        "input, then those again from seeded starts of its result. The document's structure and energy are the "
+        "lowest converged of them (chosen); ionic_steps are that one's, force_calls and wall_time_s count them all.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form provenance (study, sources).")
     reused_from_job_id: str | None = Field(
         None, description="uuid of the stored calculation this one is a copy of (same content hash, converged); "
