@@ -292,7 +292,7 @@ class RelaxMaker(AseRelaxMaker):
 
         single = dataclasses.replace(self, seeds=0)
         first = best = single.compute(structure, label=label, kind=kind, metadata=metadata)
-        docs, displacements = [first], [0.0]
+        docs = [first]
         if first.converged and first.task == "relax":
             relaxed = calc_atoms(first)
             for seed in range(1, self.seeds + 1):
@@ -302,13 +302,13 @@ class RelaxMaker(AseRelaxMaker):
                                   coords_are_cartesian=True, site_properties=structure.site_properties)
                 doc = single.compute(start, label=label, kind=kind, metadata=metadata)
                 docs.append(doc)
-                displacements.append(self.seed_displacement_A)
                 if doc.converged and doc.energy_eV < best.energy_eV - ENERGY_RISE_TOLERANCE_EV:
                     best = doc
         # seed 0 is the relaxation of the input itself
-        starts = [SeededStart(seed=seed, displacement_A=d, energy_eV=doc.energy_eV, converged=doc.converged,
-                              n_ionic_steps=doc.n_ionic_steps, force_calls=doc.force_calls, chosen=doc is best)
-                  for seed, (doc, d) in enumerate(zip(docs, displacements))]
+        starts = [SeededStart(seed=seed, displacement_A=self.seed_displacement_A if seed else 0.0,
+                              energy_eV=doc.energy_eV, converged=doc.converged, n_ionic_steps=doc.n_ionic_steps,
+                              force_calls=doc.force_calls, chosen=doc is best)
+                  for seed, doc in enumerate(docs)]
         return best.model_copy(update={
             # as unseeded: the hash of the parameters that produced the stored numbers
             "content_hash": self.content_hash(structure, best.parameters), "input_structure": structure.as_dict(),
